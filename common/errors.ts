@@ -37,6 +37,11 @@ export const ErrorCode = {
   BAD_REQUEST: 'LATCH_ERR_BAD_REQUEST',
   NOT_FOUND: 'LATCH_ERR_NOT_FOUND',
   INTERNAL: 'LATCH_ERR_INTERNAL',
+  // OS idle time and desktop notifications (main/core, main/cli)
+  IDLE_UNAVAILABLE: 'LATCH_ERR_IDLE_UNAVAILABLE',
+  IDLE_SAMPLE_FAILED: 'LATCH_ERR_IDLE_SAMPLE_FAILED',
+  NOTIFY_UNAVAILABLE: 'LATCH_ERR_NOTIFY_UNAVAILABLE',
+  NOTIFY_FAILED: 'LATCH_ERR_NOTIFY_FAILED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
