@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { ErrorCode, isLatchError } from '../../common/errors.ts';
+import { KeyringCredentialStore } from './KeyringCredentialStore.ts';
+import { loadSessionSecrets, saveSessionSecrets, wipeSessionSecrets } from './SessionSecrets.ts';
+
+const run = promisify(execFile);
+
+function requireBus(): void {
+  assert.ok(
+    process.env['DBUS_SESSION_BUS_ADDRESS'],
+    'DBUS_SESSION_BUS_ADDRESS is not set: these tests need a private Secret Service (run them through `npm test`, which starts dbus + gnome-keyring)',
+  );
+}
+
+/** Accounts that secret-tool sees for a service: the keychain's own view, not the binding's. */
+async function secretToolAccounts(service: string): Promise<string[]> {
+  const { stdout, stderr } = await run('secret-tool', ['search', '--all', 'service', service], { timeout: 10_000 });
+  const text = `${stdout}\n${stderr}`;
+  return [...text.matchAll(/^attribute\.username = (.*)$/gm)].map((m) => m[1] ?? '').sort();
+}
+
+/** A service name of its own, so concurrent test files never see each other's items. */
+const service = (): string => `latch-test-${randomBytes(4).toString('hex')}`;
+
+void test('set/get/list/delete round-trip in the real Secret Service, confirmed by secret-tool', async () => {
+  requireBus();
+  const store = new KeyringCredentialStore({ service: service() });
+  await store.assertAvailable();
+  await store.set('s1:token', 'tok-1');
+  await store.set('s1:key', '-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n');
+  assert.equal(await store.get('s1:token'), 'tok-1');
+  assert.equal(await store.get('missing'), null);
+  assert.deepEqual((await store.list()).sort(), ['s1:key', 's1:token']);
+  assert.deepEqual(await secretToolAccounts(store.service), ['s1:key', 's1:token']);
+  await store.set('s1:token', 'tok-2');
+  assert.equal(await store.get('s1:token'), 'tok-2', 'set replaces');
+  assert.equal(await store.delete('s1:token'), true);
+  assert.equal(await store.delete('s1:token'), false);
+  assert.equal(await store.delete('s1:key'), true);
+  assert.deepEqual(await store.list(), []);
+  assert.deepEqual(await secretToolAccounts(store.service), []);
+});
+
+void test('the availability probe leaves no canary behind', async () => {
+  requireBus();
+  const store = new KeyringCredentialStore({ service: service() });
+  await store.assertAvailable();
+  await store.assertAvailable();
+  assert.deepEqual(await secretToolAccounts(store.service), []);
+});
+
+void test('session secrets: saved under <id>:key|cert|token and wiped completely', async () => {
+  requireBus();
+  const store = new KeyringCredentialStore({ service: service() });
+  await saveSessionSecrets(store, 'abc', { key: 'K', cert: 'C', token: 'T' });
+  await store.set('abc:extra', 'X');
+  await store.set('other:token', 'O');
+  assert.deepEqual(await loadSessionSecrets(store, 'abc'), { key: 'K', cert: 'C', token: 'T' });
+  assert.equal(await wipeSessionSecrets(store, 'abc'), 4);
+  assert.equal(await wipeSessionSecrets(store, 'abc'), 0, 'idempotent');
+  assert.deepEqual(await secretToolAccounts(store.service), ['other:token']);
+  await assert.rejects(loadSessionSecrets(store, 'abc'), (err: unknown) => isLatchError(err, ErrorCode.NOT_SIGNED_IN));
+  await store.delete('other:token');
+});
+
+void test('no session bus: every operation is KEYCHAIN_UNAVAILABLE with a clear message', async () => {
+  const store = new KeyringCredentialStore({ service: service(), env: {}, platform: 'linux' });
+  const check = (err: unknown): boolean => {
+    assert.ok(isLatchError(err, ErrorCode.KEYCHAIN_UNAVAILABLE), String(err));
+    assert.match(err.message, /Secret Service/);
+    assert.match(err.message, /never stores secrets in files/);
+    return true;
+  };
+  await assert.rejects(store.assertAvailable(), check);
+  await assert.rejects(store.set('a', 'b'), check);
+  await assert.rejects(store.get('a'), check);
+  await assert.rejects(store.delete('a'), check);
+  await assert.rejects(store.list(), check);
+});
+
+void test('a bus without a Secret Service (or a dead bus) is KEYCHAIN_UNAVAILABLE, not a fallback', async () => {
+  const store = new KeyringCredentialStore({ service: service(), env: { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' } });
+  // The process env still points the binding at the real bus; run the probe in a child whose
+  // environment has only the dead bus, the way a user without a keychain would.
+  const child = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `import { KeyringCredentialStore } from ${JSON.stringify(new URL('./KeyringCredentialStore.ts', import.meta.url).href)};
+       try { await new KeyringCredentialStore({ service: ${JSON.stringify(store.service)} }).assertAvailable(); process.stdout.write('available'); }
+       catch (e) { process.stdout.write(String(e.code) + ' ' + e.message); }`,
+    ],
+    { env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' } },
+  );
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('probe child did not finish in 20 s'));
+    }, 20_000);
+    child.on('exit', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  assert.equal(code, 0);
+  assert.match(out, /^LATCH_ERR_KEYCHAIN_UNAVAILABLE .*Secret Service/);
+});

@@ -1,0 +1,52 @@
+import { ErrorCode, LatchError } from '../../common/errors.ts';
+
+/** Socket-level failures: the proxy is down, unreachable or went away mid-request. */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'ECONNABORTED',
+  'UND_ERR_SOCKET',
+]);
+
+/** Certificate verification failures once the CA is pinned: the server is not who the pin says. */
+const TLS_VERIFY = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * Turns an error from node:https / ws into a LatchError: unreachable proxies become
+ * LATCH_ERR_PROXY_UNREACHABLE, a server certificate that does not verify against the pinned CA
+ * becomes LATCH_ERR_CA_MISMATCH. LatchErrors pass through unchanged.
+ */
+export function networkError(err: unknown, proxyUrl: string): LatchError {
+  if (err instanceof LatchError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const detail = err instanceof Error ? err.message : String(err);
+  if (typeof code === 'string' && UNREACHABLE.has(code)) {
+    return new LatchError(ErrorCode.PROXY_UNREACHABLE, `cannot reach the proxy at ${proxyUrl} (${code})`, { cause: err });
+  }
+  if (typeof code === 'string' && TLS_VERIFY.has(code)) {
+    return new LatchError(
+      ErrorCode.CA_MISMATCH,
+      `the proxy at ${proxyUrl} presented a certificate that does not verify against the pinned CA (${code}): refusing to talk to it`,
+      { cause: err },
+    );
+  }
+  return new LatchError(ErrorCode.PROXY_UNREACHABLE, `request to the proxy at ${proxyUrl} failed: ${detail}`, { cause: err });
+}
