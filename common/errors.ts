@@ -51,6 +51,8 @@ export const ErrorCode = {
   AUDIT_LOCKED: 'LATCH_ERR_AUDIT_LOCKED',
   AUDIT_WRITE_FAILED: 'LATCH_ERR_AUDIT_WRITE_FAILED',
   AUDIT_CLOSED: 'LATCH_ERR_AUDIT_CLOSED',
+  // Credential wipe (main/core/session): keychain items of an ended session survived every retry
+  WIPE_FAILED: 'LATCH_ERR_WIPE_FAILED',
   // Session timers (proxy/session): a renew past the policy's maxRenewals
   RENEWAL_LIMIT: 'LATCH_ERR_RENEWAL_LIMIT',
 } as const;
