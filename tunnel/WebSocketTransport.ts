@@ -1,0 +1,114 @@
+/**
+ * FrameTransport over a `ws` WebSocket: one binary message = one frame. A text message is a
+ * protocol error. Backpressure: every send carries a callback that ws calls once the socket has
+ * taken the bytes, so bufferedAmount counts exactly what is still queued in this process.
+ */
+import { EventEmitter } from 'node:events';
+import WebSocket from 'ws';
+import { ErrorCode, LatchError } from '../common/errors.ts';
+import { truncateUtf8 } from './codec.ts';
+import { CloseCode, HEADER_SIZE, MAX_CLOSE_REASON_BYTES } from './constants.ts';
+import { ABNORMAL_CLOSURE } from './FrameTransport.ts';
+import type { FrameTransport } from './FrameTransport.ts';
+
+export interface WebSocketTransportOptions {
+  /** send() returns false once this many bytes are queued. */
+  highWaterMark: number;
+}
+
+export function defaultWebSocketTransportOptions(): WebSocketTransportOptions {
+  return { highWaterMark: 1024 * 1024 };
+}
+
+/** The `maxPayload` to give ws so it refuses oversized messages before buffering them. */
+export function wsMaxPayload(maxFrameSize: number): number {
+  return HEADER_SIZE + maxFrameSize;
+}
+
+interface WebSocketTransportEvents {
+  frame: [frame: Buffer];
+  drain: [];
+  close: [code: number, reason: string];
+  error: [err: Error];
+}
+
+/** ws accepts 1000 and 3000-4999 from applications (RFC 6455 §7.4). */
+function sendableCode(code: number): number {
+  return code === 1000 || (code >= 3000 && code <= 4999) ? code : CloseCode.INTERNAL_ERROR;
+}
+
+export class WebSocketTransport extends EventEmitter<WebSocketTransportEvents> implements FrameTransport {
+  readonly #ws: WebSocket;
+  readonly #options: WebSocketTransportOptions;
+  #queued = 0;
+  #needDrain = false;
+  #closed = false;
+  #localClose: { code: number; reason: string } | undefined;
+
+  constructor(ws: WebSocket, options: Partial<WebSocketTransportOptions> = {}) {
+    super();
+    this.#ws = ws;
+    this.#options = { ...defaultWebSocketTransportOptions(), ...options };
+    ws.binaryType = 'nodebuffer';
+    ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
+      if (this.#closed || this.#localClose) return;
+      if (!isBinary) {
+        this.emit('error', new LatchError(ErrorCode.PROTOCOL, 'text message on a latch.v1 connection'));
+        return;
+      }
+      const frame = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+      this.emit('frame', frame);
+    });
+    ws.on('error', (err: Error) => {
+      if (!this.#closed && !this.#localClose) this.emit('error', err);
+    });
+    ws.on('close', (code: number, reason: Buffer) => {
+      if (this.#closed) return;
+      this.#closed = true;
+      // Report what we asked for when we closed; otherwise what the peer said.
+      const info = this.#localClose ?? { code: code === 1005 ? ABNORMAL_CLOSURE : code, reason: reason.toString('utf8') };
+      this.emit('close', info.code, info.reason);
+    });
+    const raw = ws as WebSocket & { _socket?: { setNoDelay?: (v: boolean) => void } };
+    raw._socket?.setNoDelay?.(true);
+  }
+
+  get bufferedAmount(): number {
+    return this.#queued;
+  }
+
+  send(frame: Buffer): boolean {
+    if (this.#closed || this.#localClose || this.#ws.readyState !== WebSocket.OPEN) return false;
+    const size = frame.length;
+    this.#queued += size;
+    this.#ws.send(frame, { binary: true, compress: false }, () => {
+      this.#queued -= size;
+      if (this.#needDrain && this.#queued < this.#options.highWaterMark / 2) {
+        this.#needDrain = false;
+        this.emit('drain');
+      }
+    });
+    if (this.#queued >= this.#options.highWaterMark) {
+      this.#needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  close(code: number, reason: string): void {
+    if (this.#closed || this.#localClose) return;
+    this.#localClose = { code, reason };
+    const ws = this.#ws;
+    if (ws.readyState === WebSocket.CONNECTING) {
+      ws.terminate();
+      return;
+    }
+    if (ws.readyState === WebSocket.OPEN) {
+      ws.close(sendableCode(code), truncateUtf8(reason, MAX_CLOSE_REASON_BYTES));
+      // ws waits up to 30 s for the peer's close frame; do not keep a dead peer that long.
+      const timer = setTimeout(() => ws.terminate(), 2000);
+      timer.unref();
+      ws.once('close', () => clearTimeout(timer));
+    }
+  }
+}
