@@ -1,18 +1,10 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { describe, it } from 'node:test';
 import forge from 'node-forge';
 import { ErrorCode, LatchError } from '../common/errors.ts';
 import { CertificateAuthority, createCa, fingerprintOf, parseCsr } from './CertificateAuthority.ts';
-
-export function makeCsr(bits = 2048, cn = 'ignored'): string {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: bits });
-  const csr = forge.pki.createCertificationRequest();
-  csr.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
-  csr.setSubject([{ name: 'commonName', value: cn }]);
-  csr.sign(forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()), forge.md.sha256.create());
-  return forge.pki.certificationRequestToPem(csr);
-}
+import { makeCsr } from './testCsr.ts';
 
 const caPair = createCa('Test CA');
 const ca = new CertificateAuthority(caPair);
