@@ -16,9 +16,12 @@ export function defaultMacIdleSourceOptions(): MacIdleSourceOptions {
 export const IOREG_IDLE_ARGS = ['-c', 'IOHIDSystem', '-r', '-d', '1'] as const;
 export const IOREG_ROOT_ARGS = ['-n', 'Root', '-d', '1'] as const;
 
-/** `"HIDIdleTime" = 1553083000` (nanoseconds since the last HID input) → milliseconds. */
+/**
+ * The property line `"HIDIdleTime" = 1553083000` (nanoseconds since the last HID input) →
+ * milliseconds. Only a line of its own counts, not a same-named key inside a nested dictionary.
+ */
 export function parseHidIdleTime(ioregText: string): number | undefined {
-  const match = /"HIDIdleTime"\s*=\s*(\d+)/.exec(ioregText);
+  const match = /^[\s|]*"HIDIdleTime" = (\d+)\s*$/m.exec(ioregText);
   if (!match?.[1]) return undefined;
   return Number(BigInt(match[1]) / 1_000_000n);
 }

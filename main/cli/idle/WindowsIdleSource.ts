@@ -149,9 +149,13 @@ export class WindowsIdleSource implements IdleSource {
     });
     // Writing to a helper that just died raises EPIPE here; the exit handler reports it.
     child.stdin.on('error', () => undefined);
-    createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (line) => this.#waiter?.(line));
+    // A helper that was replaced (after a timeout) no longer speaks for this source.
+    createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (line) => {
+      if (this.#child === child) this.#waiter?.(line);
+    });
     const gone = (why: string) => {
-      if (this.#child === child) this.#child = undefined;
+      if (this.#child !== child) return;
+      this.#child = undefined;
       this.#waiter?.(new Error(`${why}${stderr.trim() ? `: ${stderr.trim().slice(0, 300)}` : ''}`));
     };
     child.once('error', (err: NodeJS.ErrnoException) => gone(`could not be started (${err.code ?? err.message})`));
@@ -165,6 +169,7 @@ export class WindowsIdleSource implements IdleSource {
     const child = this.#child;
     this.#child = undefined;
     if (!child) return;
+    this.#waiter?.(new Error('the idle source was closed'));
     child.stdin.end();
     child.kill();
   }
