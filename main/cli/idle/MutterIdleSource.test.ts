@@ -69,7 +69,7 @@ void test('auto on Linux prefers Mutter when GNOME owns it, even with an X displ
 void test('mutter absent: --idle mutter and auto under Wayland are refused by name', async () => {
   await assert.rejects(createIdleSource('mutter', { platform: 'linux', vars: env }), (err) => isLatchError(err, ErrorCode.IDLE_UNAVAILABLE) && err.message.includes(MUTTER_IDLE_MONITOR.dest));
   await assert.rejects(createIdleSource('auto', { platform: 'linux', vars: { ...env, WAYLAND_DISPLAY: 'wayland-0', DISPLAY: ':0' } }), (err) => isLatchError(err, ErrorCode.IDLE_UNAVAILABLE) && /Wayland/.test(err.message));
-  const noBus = { ...env, XDG_RUNTIME_DIR: '/nonexistent' };
+  const noBus: NodeJS.ProcessEnv = { ...env, XDG_RUNTIME_DIR: '/nonexistent' };
   delete noBus.DBUS_SESSION_BUS_ADDRESS;
   await assert.rejects(createIdleSource('mutter', { platform: 'linux', vars: noBus }), (err) => isLatchError(err, ErrorCode.IDLE_UNAVAILABLE) && /DBUS_SESSION_BUS_ADDRESS/.test(err.message));
   assert.throws(() => new MutterIdleSource({ tool: 'gdbus', env: noBus }), (err) => isLatchError(err, ErrorCode.IDLE_UNAVAILABLE));
