@@ -1,0 +1,106 @@
+// Turns the raw samples into the printed table: medians per path and metric, the Latch ratios,
+// how the figures compare with the issue's targets (reported, never asserted) and peak memory.
+import type { ProcessMemory } from './BenchPath.ts';
+
+export const Metric = {
+  BULK: 'bulk',
+  P50: 'p50',
+  P99: 'p99',
+  CONCURRENCY: 'concurrency',
+} as const;
+export type Metric = (typeof Metric)[keyof typeof Metric];
+
+export interface PathSamples {
+  name: string;
+  description: string;
+  samples: Record<Metric, number[]>;
+  errors: string[];
+  memory: ProcessMemory[];
+}
+
+const ROWS: ReadonlyArray<{ metric: Metric; label: string; higherIsBetter: boolean; digits: number }> = [
+  { metric: Metric.BULK, label: 'bulk 1 GiB, MB/s', higherIsBetter: true, digits: 0 },
+  { metric: Metric.P50, label: 'ping-pong 64 B p50, µs', higherIsBetter: false, digits: 0 },
+  { metric: Metric.P99, label: 'ping-pong 64 B p99, µs', higherIsBetter: false, digits: 0 },
+  { metric: Metric.CONCURRENCY, label: '500 conns × 64 KiB echo, ms', higherIsBetter: false, digits: 0 },
+];
+
+export function emptySamples(): Record<Metric, number[]> {
+  return { bulk: [], p50: [], p99: [], concurrency: [] };
+}
+
+export function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const hi = sorted[mid] as number;
+  return sorted.length % 2 === 1 ? hi : ((sorted[mid - 1] as number) + hi) / 2;
+}
+
+function fmt(value: number | null, digits: number): string {
+  return value === null || !Number.isFinite(value) ? '—' : value.toFixed(digits);
+}
+
+function ratio(a: number | null, b: number | null): number | null {
+  return a === null || b === null || b === 0 ? null : a / b;
+}
+
+function pad(cells: readonly string[], widths: readonly number[]): string {
+  return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+}
+
+export function medianOf(paths: readonly PathSamples[], name: string, metric: Metric): number | null {
+  const path = paths.find((p) => p.name === name);
+  return path === undefined ? null : median(path.samples[metric]);
+}
+
+export function formatTable(paths: readonly PathSamples[], reps: number): string {
+  const hasLatch = paths.some((p) => p.name === 'latch');
+  const header = ['metric (median of ' + String(reps) + ')', ...paths.map((p) => p.name)];
+  if (hasLatch) header.push('latch/direct', 'latch/ssh');
+  const rows: string[][] = [header];
+  for (const row of ROWS) {
+    const cells = [row.label, ...paths.map((p) => fmt(median(p.samples[row.metric]), row.digits))];
+    if (hasLatch) {
+      const latch = medianOf(paths, 'latch', row.metric);
+      const direct = ratio(latch, medianOf(paths, 'direct', row.metric));
+      const ssh = ratio(latch, medianOf(paths, 'ssh', row.metric));
+      cells.push(direct === null ? '—' : `${direct.toFixed(2)}×`, ssh === null ? '—' : `${ssh.toFixed(2)}×`);
+    }
+    rows.push(cells);
+  }
+  const widths = header.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const lines = rows.map((r) => pad(r, widths));
+  lines.splice(1, 0, widths.map((w) => '─'.repeat(w)).join('  '));
+  return lines.join('\n');
+}
+
+/** The issue's targets, each with the measured figure and whether it is met. */
+export function formatTargets(paths: readonly PathSamples[]): string {
+  const latch = (m: Metric): number | null => medianOf(paths, 'latch', m);
+  const ssh = (m: Metric): number | null => medianOf(paths, 'ssh', m);
+  const direct = (m: Metric): number | null => medianOf(paths, 'direct', m);
+  const checks: Array<[string, number | null, number | null, (a: number, b: number) => boolean, string]> = [
+    ['Latch bulk ≥ 1.0× ssh -L', latch(Metric.BULK), ssh(Metric.BULK), (a, b) => a >= b, 'ratio'],
+    ['Latch bulk ≥ 0.15× direct', latch(Metric.BULK), direct(Metric.BULK), (a, b) => a >= 0.15 * b, 'ratio'],
+    ['Latch p50 ≤ ssh -L p50', latch(Metric.P50), ssh(Metric.P50), (a, b) => a <= b, 'ratio'],
+    ['Latch 500 conns ≤ ssh -L time', latch(Metric.CONCURRENCY), ssh(Metric.CONCURRENCY), (a, b) => a <= b, 'ratio'],
+  ];
+  return checks
+    .map(([label, a, b, ok]) => {
+      if (a === null || b === null) return `  ?  ${label}: not measured`;
+      return `  ${ok(a, b) ? 'met ' : 'MISS'}  ${label}: ${(a / b).toFixed(2)}×`;
+    })
+    .join('\n');
+}
+
+export function formatMemory(paths: readonly PathSamples[]): string {
+  const lines: string[] = [];
+  for (const p of paths) {
+    for (const m of p.memory) {
+      const mib = m.peakRssBytes === null ? '—' : `${(m.peakRssBytes / 1024 / 1024).toFixed(1)} MiB`;
+      lines.push(`  ${p.name.padEnd(7)} ${m.label.padEnd(24)} ${mib}`);
+    }
+  }
+  return lines.join('\n');
+}
