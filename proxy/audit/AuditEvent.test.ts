@@ -97,6 +97,12 @@ void test('the session id appears only as an HMAC-SHA256 under the salt, differe
   assert.equal(a.session?.uid_hash, createHmac('sha256', salt).update(SID).digest('hex'));
   assert.match(a.session?.uid_hash ?? '', /^[0-9a-f]{64}$/);
   assert.notEqual(a.session?.uid_hash, b.session?.uid_hash);
+  // The primed-pad implementation agrees with node:crypto's HMAC for short, block-size and long keys.
+  for (const key of [Buffer.alloc(16, 1), Buffer.alloc(64, 2), Buffer.alloc(100, 3)]) {
+    for (const id of ['', 's', SID, 'ünïcødé-☃']) {
+      assert.equal(sessionHash(id, key), createHmac('sha256', key).update(id, 'utf8').digest('hex'));
+    }
+  }
   for (const r of samples.map((e) => toOcsfRecord(e, { salt }))) {
     assert.ok(!JSON.stringify(r).includes(SID));
     assert.ok(!JSON.stringify(r).includes('3f1c9a7e'));

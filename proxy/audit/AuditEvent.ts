@@ -4,7 +4,7 @@
  * session by `session.uid_hash`, an HMAC-SHA256 of the id under a per-proxy secret salt, so a
  * leaked audit file does not hand out live session ids and two proxies' files cannot be joined.
  */
-import { createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { EndReason } from '../../common/closeCodes.ts';
 import type { ErrorCode } from '../../common/errors.ts';
 import { LatchError, ErrorCode as Codes } from '../../common/errors.ts';
@@ -181,12 +181,41 @@ export interface ShapeOptions {
   productVersion?: string;
 }
 
+type Hasher = (sessionId: string) => string;
+
+/** Per salt object: node:crypto's createHmac costs ~80 µs per call here, mostly key set-up. */
+const hashers = new WeakMap<Uint8Array, Hasher>();
+
+/**
+ * HMAC-SHA256 (RFC 2104) with the key pads hashed once: each call copies the two primed SHA-256
+ * states instead of setting up a new HMAC key, a third of the cost. Appends sit on the proxy's
+ * event path, and a mass revocation audits thousands of sessions in one tick.
+ */
+function makeHasher(salt: Uint8Array): Hasher {
+  const key = salt.length > 64 ? createHash('sha256').update(salt).digest() : salt;
+  const ipad = Buffer.alloc(64, 0x36);
+  const opad = Buffer.alloc(64, 0x5c);
+  for (let i = 0; i < key.length; i++) {
+    ipad[i] = (ipad[i] ?? 0) ^ (key[i] ?? 0);
+    opad[i] = (opad[i] ?? 0) ^ (key[i] ?? 0);
+  }
+  const inner = createHash('sha256').update(ipad);
+  const outer = createHash('sha256').update(opad);
+  return (sessionId) => outer.copy().update(inner.copy().update(sessionId, 'utf8').digest()).digest('hex');
+}
+
 /** HMAC-SHA256 of the session id under the salt, lowercase hex. */
 export function sessionHash(sessionId: string, salt: Uint8Array): string {
-  if (salt.length < MIN_SALT_BYTES) {
-    throw new LatchError(Codes.CONFIG, `audit salt must be at least ${MIN_SALT_BYTES} bytes, got ${salt.length}`);
+  let hasher = hashers.get(salt);
+  if (!hasher) {
+    if (salt.length < MIN_SALT_BYTES) {
+      throw new LatchError(Codes.CONFIG, `audit salt must be at least ${MIN_SALT_BYTES} bytes, got ${salt.length}`);
+    }
+    // The pads are derived from the salt's bytes once; a salt is a constant of the proxy.
+    hasher = makeHasher(salt);
+    hashers.set(salt, hasher);
   }
-  return createHmac('sha256', salt).update(sessionId, 'utf8').digest('hex');
+  return hasher(sessionId);
 }
 
 /** The user name shown when an event has none (a failed sign-in with a malformed body). */
