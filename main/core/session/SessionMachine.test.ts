@@ -200,6 +200,7 @@ void test('ended is emitted once whatever the order: server ended, then local de
     message: 'Signed out by an administrator',
     detail: 'ended by admin',
     local: false,
+    wipe: true,
   });
   assert.equal(machine.state, 'ended');
 });
@@ -230,10 +231,24 @@ void test('a close code with a session-end reason ends with that reason; another
   const a = live();
   a.machine.connectionLost(CloseCode.KEEPALIVE_TIMEOUT);
   assert.equal(a.machine.state, 'offline');
+  a.machine.connectionLost(CloseCode.SESSION_REVOKED);
+  assert.equal(a.events.ended[0]?.reason, 'revoked');
+  assert.equal(a.events.ended[0]?.local, false);
+  assert.equal(a.events.ended[0]?.wipe, true);
+});
+
+void test('a connection replaced by a newer one of the same session ends here without a wipe; a replaced session wipes', () => {
+  const a = live();
   a.machine.connectionLost(CloseCode.SESSION_REPLACED);
   assert.equal(a.events.ended[0]?.reason, 'replaced');
-  assert.equal(a.events.ended[0]?.message, 'Signed in on another device');
-  assert.equal(a.events.ended[0]?.local, false);
+  assert.equal(a.events.ended[0]?.wipe, false);
+  assert.match(a.events.ended[0]?.detail ?? '', /newer connection/);
+
+  const b = live();
+  b.machine.serverMessage({ type: 'session.ended', reason: 'replaced', message: 'replaced by a newer sign-in' });
+  assert.equal(b.events.ended[0]?.reason, 'replaced');
+  assert.equal(b.events.ended[0]?.message, 'Signed in on another device');
+  assert.equal(b.events.ended[0]?.wipe, true);
 });
 
 void test('constant activity still ends at the absolute deadline, and the idle warning gives way to the absolute one', () => {

@@ -53,6 +53,12 @@ export interface SessionEnd {
   detail: string | null;
   /** True when this device ended the session without the proxy saying so (fail closed). */
   local: boolean;
+  /**
+   * The session is over, so the host wipes its keychain items. False only when the proxy closed
+   * this connection with SESSION_REPLACED (4005) because a newer connection of the same session
+   * took over (another `latch connect`): the session lives on there and needs its credentials.
+   */
+  wipe: boolean;
 }
 
 /** What the UI renders. Remaining times are this device's view, rounded up, never negative. */
@@ -284,13 +290,18 @@ export class SessionMachine {
 
   /**
    * The connection to the proxy closed. A close code that carries a session-end reason
-   * (4001-4006) ends the session with that reason; anything else means offline, and the local
-   * deadlines keep counting.
+   * (4001-4006) ends the session with that reason (4005: this connection was replaced by a newer
+   * one of the same session; it ends here without a wipe); anything else means offline, and the
+   * local deadlines keep counting.
    */
   connectionLost(closeCode?: number): void {
     if (!this.#live()) return;
     this.#connected = false;
     const reason = closeCode === undefined ? undefined : reasonForCloseCode(closeCode);
+    if (reason === 'replaced') {
+      this.#finish(reason, false, 'a newer connection of this session took over', { wipe: false });
+      return;
+    }
     if (reason !== undefined) {
       this.#finish(reason, false, null);
       return;
@@ -503,7 +514,7 @@ export class SessionMachine {
   }
 
   /** The only way into 'ended': once per session, whichever path gets here first. */
-  #finish(reason: EndReason, local: boolean, detail: string | null): void {
+  #finish(reason: EndReason, local: boolean, detail: string | null, options: { wipe?: boolean } = {}): void {
     if (!this.#live() || this.#sessionId === null) return;
     this.#generation++;
     this.#clearTimer();
@@ -516,6 +527,7 @@ export class SessionMachine {
       message: describeEnd(reason, { idleTimeoutMs: this.#policy?.idleTimeoutMs, maxDurationMs: this.#policy?.maxDurationMs }),
       detail,
       local,
+      wipe: options.wipe ?? true,
     };
     this.#end = end;
     const generation = this.#generation;
