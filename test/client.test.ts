@@ -1,0 +1,411 @@
+// The terminal client end to end, with real processes: `latch-proxy init/user add/enroll/serve`,
+// `latch login/status/connect/logout` as child processes, the real Secret Service (gnome-keyring
+// on the private bus `npm test` starts), checked with `secret-tool`, and a TCP echo target.
+import assert from 'node:assert/strict';
+import { spawn, execFile } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { parseDocument } from 'yaml';
+
+const ROOT = join(import.meta.dirname, '..');
+const NODE = process.execPath;
+const LATCH = join(ROOT, 'bin', 'latch.js');
+const PROXY = join(ROOT, 'bin', 'latch-proxy.js');
+const PASSWORD = 'correct horse battery';
+const STEP_TIMEOUT_MS = 30_000;
+const execFileP = promisify(execFile);
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const children = new Set<ChildProcess>();
+
+/** Runs a command to completion (bounded), feeding `input` on stdin. */
+function runProcess(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(NODE, args, { cwd: ROOT, env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${args.join(' ')} did not finish within ${STEP_TIMEOUT_MS} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, STEP_TIMEOUT_MS);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      children.delete(child);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** Waits (bounded) until `child`'s stdout has a line matching `pattern`; resolves with the match. */
+function waitForLine(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = STEP_TIMEOUT_MS): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const onData = (c: Buffer): void => {
+      seen += c.toString();
+      const m = pattern.exec(seen);
+      if (m) {
+        cleanup();
+        resolve(m);
+      }
+    };
+    const onExit = (code: number | null): void => {
+      cleanup();
+      reject(new Error(`${what} exited (${code}) before printing ${pattern}; output: ${seen}`));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`${what} did not print ${pattern} within ${timeoutMs} ms; output: ${seen}`));
+    }, timeoutMs);
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.off('exit', onExit);
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', onExit);
+  });
+}
+
+function exitOf(child: ChildProcess, timeoutMs = STEP_TIMEOUT_MS): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`process ${child.pid} did not exit within ${timeoutMs} ms`)), timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+}
+
+/** Secret Service items of service `latch`, as secret-tool (not our binding) sees them. */
+async function keychainAccounts(): Promise<string[]> {
+  const { stdout, stderr } = await execFileP('secret-tool', ['search', '--all', 'service', 'latch'], { timeout: 10_000 });
+  return [...`${stdout}\n${stderr}`.matchAll(/^attribute\.username = (.*)$/gm)].map((m) => m[1] ?? '').sort();
+}
+
+async function keychainSecret(account: string): Promise<string> {
+  const { stdout } = await execFileP('secret-tool', ['lookup', 'service', 'latch', 'username', account], { timeout: 10_000 });
+  return stdout;
+}
+
+/** Every file under `dir`, recursively, with its content. */
+async function filesUnder(dir: string): Promise<Array<{ path: string; content: Buffer }>> {
+  const out: Array<{ path: string; content: Buffer }> = [];
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
+    throw err;
+  }
+  for (const e of entries) {
+    if (!e.isFile()) continue;
+    const path = join(e.parentPath, e.name);
+    out.push({ path, content: await readFile(path) });
+  }
+  return out;
+}
+
+/** A TCP echo server on 127.0.0.1: the resource behind the tunnel. */
+async function startEcho(): Promise<net.Server> {
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    socket.pipe(socket);
+    socket.on('error', () => socket.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
+function portOf(server: net.Server): number {
+  const a = server.address();
+  assert.ok(a !== null && typeof a === 'object');
+  return a.port;
+}
+
+/** Sends `payload` through 127.0.0.1:port and resolves with what comes back (bounded). */
+function echoThrough(port: number, payload: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port, noDelay: true });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`echo through port ${port} got ${size}/${payload.length} bytes in time`));
+    }, STEP_TIMEOUT_MS);
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      size += c.length;
+      if (size >= payload.length) {
+        clearTimeout(timer);
+        socket.end();
+        resolve(Buffer.concat(chunks));
+      }
+    });
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.write(payload);
+  });
+}
+
+void describe('latch terminal client against a real proxy', { timeout: 180_000 }, () => {
+  let work: string;
+  let configFile: string;
+  let proxy: ChildProcess | undefined;
+  let echo: net.Server;
+  let proxyUrl: string;
+  let fingerprint: string;
+  let clientEnv: NodeJS.ProcessEnv;
+  let configDir: string;
+
+  const latch = (args: string[], input?: string, env: NodeJS.ProcessEnv = clientEnv): Promise<Result> =>
+    runProcess([LATCH, ...args], input === undefined ? { env } : { env, input });
+
+  before(async () => {
+    assert.ok(
+      process.env['DBUS_SESSION_BUS_ADDRESS'],
+      'DBUS_SESSION_BUS_ADDRESS is not set: this suite needs the private Secret Service that `npm test` starts (scripts/desktop-env.mjs)',
+    );
+    work = await mkdtemp(join(tmpdir(), 'latch-client-e2e-'));
+    echo = await startEcho();
+    const init = await runProcess([PROXY, 'init', join(work, 'proxy'), '--listen', '127.0.0.1:0']);
+    assert.equal(init.code, 0, `latch-proxy init failed: ${init.stderr}`);
+    configFile = join(work, 'proxy', 'latch-proxy.yaml');
+    const doc = parseDocument(await readFile(configFile, 'utf8'));
+    doc.set('resources', [
+      { id: 'echo', target: `127.0.0.1:${portOf(echo)}`, group: 'staging' },
+      { id: 'other', target: `127.0.0.1:${portOf(echo)}`, group: 'staging' },
+    ]);
+    await writeFile(configFile, doc.toString());
+    const add = await runProcess([PROXY, 'user', 'add', 'alice', '--config', configFile], { input: `${PASSWORD}\n` });
+    assert.equal(add.code, 0, `latch-proxy user add failed: ${add.stderr}`);
+    proxy = spawn(NODE, [PROXY, 'serve', '--config', configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(proxy);
+    proxy.stderr?.resume();
+    const [, url] = await waitForLine(proxy, /listening on (https:\/\/\S+)/, 'latch-proxy serve');
+    const [, fp] = await waitForLine(proxy, /(sha256:[0-9a-f]{64})/, 'latch-proxy serve');
+    proxyUrl = url ?? '';
+    fingerprint = fp ?? '';
+    // Enrollment links carry the proxy's public URL; with an ephemeral port it is known only now.
+    const served = parseDocument(await readFile(configFile, 'utf8'));
+    served.set('publicUrl', proxyUrl);
+    await writeFile(configFile, served.toString());
+    configDir = join(work, 'client-config');
+    clientEnv = { ...process.env, LATCH_CONFIG_DIR: configDir };
+  });
+
+  // A failed test must not leave its `latch connect` running into the next one.
+  afterEach(() => {
+    for (const child of children) {
+      if (child !== proxy && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  after(async () => {
+    for (const child of children) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    await new Promise<void>((resolve) => (echo ? echo.close(() => resolve()) : resolve()));
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  void test('a wrong CA fingerprint is CA_MISMATCH and nothing is stored', async () => {
+    const wrong = `sha256:${randomBytes(32).toString('hex')}`;
+    const before = await keychainAccounts();
+    const r = await latch(['login', '--proxy', proxyUrl, '--ca-fingerprint', wrong, '--user', 'alice'], `${PASSWORD}\n`);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^latch: LATCH_ERR_CA_MISMATCH: /m);
+    assert.deepEqual(await filesUnder(configDir), []);
+    assert.deepEqual(await keychainAccounts(), before);
+  });
+
+  void test('a bad password is AUTH_REJECTED', async () => {
+    const r = await latch(['login', '--proxy', proxyUrl, '--ca-fingerprint', fingerprint, '--user', 'alice'], 'wrong password\n');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^latch: LATCH_ERR_AUTH_REJECTED: /m);
+    assert.deepEqual(await filesUnder(configDir), []);
+  });
+
+  void test('without a keychain, login is KEYCHAIN_UNAVAILABLE and writes nothing anywhere', async () => {
+    const env: NodeJS.ProcessEnv = { ...clientEnv, LATCH_CONFIG_DIR: join(work, 'no-keychain') };
+    delete env['DBUS_SESSION_BUS_ADDRESS'];
+    const before = await keychainAccounts();
+    const r = await latch(['login', '--proxy', proxyUrl, '--ca-fingerprint', fingerprint, '--user', 'alice'], `${PASSWORD}\n`, env);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^latch: LATCH_ERR_KEYCHAIN_UNAVAILABLE: .*never stores secrets in files/m);
+    assert.deepEqual(await filesUnder(join(work, 'no-keychain')), []);
+    assert.deepEqual(await keychainAccounts(), before);
+  });
+
+  let sessionId = '';
+
+  void test('login with a password: secrets in the Secret Service, none in any file of the config dir', async () => {
+    const r = await latch(['login', '--proxy', proxyUrl, '--ca-fingerprint', fingerprint, '--user', 'alice'], `${PASSWORD}\n`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Signed in to https:\/\/127\.0\.0\.1:\d+ as alice/);
+    assert.match(r.stdout, /expires in \d+h/);
+    assert.match(r.stdout, /^ {2}echo +staging$/m);
+    sessionId = /Session (\S+) expires/.exec(r.stdout)?.[1] ?? '';
+    assert.ok(sessionId !== '', r.stdout);
+
+    const mine = (await keychainAccounts()).filter((a) => a.startsWith(`${sessionId}:`));
+    assert.deepEqual(mine, [`${sessionId}:cert`, `${sessionId}:key`, `${sessionId}:token`]);
+    const key = await keychainSecret(`${sessionId}:key`);
+    const cert = await keychainSecret(`${sessionId}:cert`);
+    const token = await keychainSecret(`${sessionId}:token`);
+    assert.match(key, /-----BEGIN PRIVATE KEY-----/);
+    assert.match(cert, /-----BEGIN CERTIFICATE-----/);
+    assert.ok(token.length >= 16);
+
+    const files = await filesUnder(configDir);
+    assert.deepEqual(files.map((f) => f.path), [join(configDir, 'profile.json')]);
+    assert.equal((await stat(join(configDir, 'profile.json'))).mode & 0o777, 0o600);
+    // Each secret, whole and by a distinctive inner line, is absent from every file.
+    const needles = [key.trim(), cert.trim(), token.trim(), ...[key, cert].map((pem) => pem.split('\n')[3] ?? '')].filter((n) => n.length >= 16);
+    assert.ok(needles.length >= 5);
+    for (const { path, content } of files) {
+      const text = content.toString('utf8');
+      for (const needle of needles) assert.ok(!text.includes(needle), `${path} contains a secret`);
+      assert.doesNotMatch(text, /PRIVATE KEY/);
+    }
+  });
+
+  void test('status --json reports the session', async () => {
+    const r = await latch(['status', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.equal(s['signedIn'], true);
+    assert.equal(s['user'], 'alice');
+    assert.equal(s['proxy'], proxyUrl);
+    assert.equal(s['sessionId'], sessionId);
+    assert.equal(s['credentials'], 'present');
+    assert.ok(typeof s['expiresInMs'] === 'number' && s['expiresInMs'] > 3_600_000);
+    assert.deepEqual((s['resources'] as Array<{ id: string }>).map((x) => x.id).sort(), ['echo', 'other']);
+  });
+
+  void test('connect to an unknown resource is a named error before anything listens', async () => {
+    const r = await latch(['connect', 'echo', 'nope', '--json']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^latch: LATCH_ERR_UNKNOWN_RESOURCE: unknown resource "nope"/m);
+    assert.doesNotMatch(r.stdout, /listening/);
+  });
+
+  void test('connect carries bytes to the echo resource and closes cleanly on SIGTERM', async () => {
+    const child = spawn(NODE, [LATCH, 'connect', 'echo', 'other', '--json'], { cwd: ROOT, env: clientEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let stderr = '';
+    child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+    const lines = await waitForLine(child, /(\{"event":"listening".*\}\n\{"event":"listening".*\})\n/, 'latch connect');
+    const events = (lines[1] ?? '').split('\n').map((l) => JSON.parse(l) as { event: string; resource: string; host: string; port: number });
+    assert.deepEqual(events.map((e) => [e.event, e.resource, e.host]), [
+      ['listening', 'echo', '127.0.0.1'],
+      ['listening', 'other', '127.0.0.1'],
+    ]);
+    const [echoPort, otherPort] = events.map((e) => e.port);
+    assert.ok(echoPort !== undefined && otherPort !== undefined && echoPort !== otherPort);
+    const payload = randomBytes(512 * 1024);
+    const [back1, back2] = await Promise.all([echoThrough(echoPort, payload), echoThrough(otherPort, payload.subarray(0, 4096))]);
+    assert.ok(back1.equals(payload), 'every byte came back through the tunnel');
+    assert.ok(back2.equals(payload.subarray(0, 4096)));
+    child.kill('SIGTERM');
+    assert.equal(await exitOf(child), 0, stderr);
+    // The listener is gone with the process.
+    await assert.rejects(echoThrough(echoPort, Buffer.from('x')));
+  });
+
+  void test('--port N numbers the listeners N, N+1', async () => {
+    const base = await new Promise<number>((resolve) => {
+      const probe = net.createServer();
+      probe.listen(0, '127.0.0.1', () => {
+        const p = portOf(probe);
+        probe.close(() => resolve(p));
+      });
+    });
+    const child = spawn(NODE, [LATCH, 'connect', 'echo', 'other', '--port', String(base)], { cwd: ROOT, env: clientEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let stderr = '';
+    child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+    const m = await waitForLine(child, /echo {2}127\.0\.0\.1:(\d+)\nother {2}127\.0\.0\.1:(\d+)\n/, 'latch connect --port').catch((err: Error) => {
+      throw new Error(`${err.message}\nstderr: ${stderr}`);
+    });
+    assert.deepEqual([Number(m[1]), Number(m[2])], [base, base + 1]);
+    const back = await echoThrough(base + 1, Buffer.from('ping'));
+    assert.equal(back.toString(), 'ping');
+    child.kill('SIGINT');
+    assert.equal(await exitOf(child), 0);
+  });
+
+  void test('logout while connected: the proxy ends the tunnel, connect says why, secrets are gone', async () => {
+    const child = spawn(NODE, [LATCH, 'connect', 'echo', '--json'], { cwd: ROOT, env: clientEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    await waitForLine(child, /"event":"listening"/, 'latch connect');
+    const ended = waitForLine(child, /(\{"event":"ended".*\})\n/, 'latch connect');
+    const r = await latch(['logout']);
+    assert.equal(r.code, 0, r.stderr);
+    // The connect process wipes too when the proxy ends its tunnel: between them, every item goes.
+    assert.match(r.stdout, new RegExp(`Signed out: session ${sessionId} ended at the proxy; \\d keychain items? wiped`));
+    const end = JSON.parse((await ended)[1] ?? '') as { reason: string; message: string };
+    assert.equal(end.reason, 'logout');
+    assert.match(end.message, /logged out/);
+    assert.equal(await exitOf(child), 13, 'exit code for a logged-out session');
+
+    assert.deepEqual((await keychainAccounts()).filter((a) => a.startsWith(`${sessionId}:`)), []);
+    const s = JSON.parse((await latch(['status', '--json'])).stdout) as Record<string, unknown>;
+    assert.equal(s['signedIn'], false);
+    assert.equal(s['sessionId'], null);
+    const again = await latch(['connect', 'echo']);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /LATCH_ERR_NOT_SIGNED_IN/);
+  });
+
+  void test('login with an enrollment link, then logout leaves nothing in the keychain', async () => {
+    const enroll = await runProcess([PROXY, 'enroll', 'alice', '--config', configFile]);
+    assert.equal(enroll.code, 0, enroll.stderr);
+    const link = /(latch:\/\/enroll\?\S+)/.exec(enroll.stdout)?.[1];
+    assert.ok(link, enroll.stdout);
+    const r = await latch(['login', link, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const signedIn = JSON.parse(r.stdout) as { user: string; sessionId: string };
+    assert.equal(signedIn.user, 'alice');
+    assert.equal((await keychainAccounts()).filter((a) => a.startsWith(`${signedIn.sessionId}:`)).length, 3);
+    // The code is single use.
+    const reuse = await latch(['login', link]);
+    assert.equal(reuse.code, 1);
+    assert.match(reuse.stderr, /LATCH_ERR_ENROLLMENT_INVALID/);
+    assert.equal((await latch(['logout'])).code, 0);
+    assert.deepEqual((await keychainAccounts()).filter((a) => a.startsWith(`${signedIn.sessionId}:`)), []);
+  });
+
+  void test('logout with the proxy down still wipes the keychain and says so', async () => {
+    const r = await latch(['login', '--proxy', proxyUrl, '--ca-fingerprint', fingerprint, '--user', 'alice', '--json'], `${PASSWORD}\n`);
+    assert.equal(r.code, 0, r.stderr);
+    const id = (JSON.parse(r.stdout) as { sessionId: string }).sessionId;
+    assert.equal((await keychainAccounts()).filter((a) => a.startsWith(`${id}:`)).length, 3);
+    assert.ok(proxy);
+    proxy.kill('SIGTERM');
+    assert.equal(await exitOf(proxy), 0);
+    const out = await latch(['logout']);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /Signed out locally: 3 keychain items/);
+    assert.match(out.stderr, /LATCH_ERR_PROXY_UNREACHABLE/);
+    assert.deepEqual((await keychainAccounts()).filter((a) => a.startsWith(`${id}:`)), []);
+  });
+});
