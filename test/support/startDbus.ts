@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runCommand } from '../../main/cli/idle/runCommand.ts';
@@ -23,9 +26,16 @@ export async function startDbus(options: { reuse?: boolean; env?: NodeJS.Process
   const existing = env.DBUS_SESSION_BUS_ADDRESS;
   if ((options.reuse ?? true) && existing) return { address: existing, pid: undefined, stop: () => Promise.resolve() };
   const timeoutMs = options.timeoutMs ?? 10_000;
+  const dir = mkdtempSync(join(tmpdir(), 'latch-dbus-'));
+  const config = join(dir, 'bus.conf');
+  writeFileSync(config, privateBusConfig(dir));
   // --nofork keeps the daemon our child, so its PID is ours to stop.
-  const child = spawn('dbus-daemon', ['--session', '--nofork', '--nosyslog', '--print-address=1'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
-  const stop = stopper(child);
+  const child = spawn('dbus-daemon', [`--config-file=${config}`, '--nofork', '--nosyslog', '--print-address=1'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+  const stopChild = stopper(child);
+  const stop = async () => {
+    await stopChild();
+    rmSync(dir, { recursive: true, force: true });
+  };
   try {
     const address = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`dbus-daemon printed no address within ${timeoutMs} ms`)), timeoutMs);
@@ -47,6 +57,28 @@ export async function startDbus(options: { reuse?: boolean; env?: NodeJS.Process
     await stop();
     throw err;
   }
+}
+
+/**
+ * Debian's session.conf without its service directories: on a test's private bus nothing is
+ * D-Bus-activated (a call to an absent dunst or keyring must fail, not start one we would not
+ * know to stop). The socket lives in our own directory, removed on stop.
+ */
+function privateBusConfig(dir: string): string {
+  return `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <keep_umask/>
+  <listen>unix:dir=${dir}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+`;
 }
 
 /** Polls the bus at ADDRESS until NAME has an owner; returns the owner's PID. */
