@@ -28,6 +28,10 @@ void describe('CertificateAuthority', () => {
       assert.ok(san.includes(name), `${name} missing from ${san}`);
     }
     assert.ok(cert.checkHost('proxy.example.com'));
+    // The authority key id must name the CA's subject key id, or TLS peers cannot find the issuer.
+    const ski = (forge.pki.certificateFromPem(caPair.certPem).getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier: string }).subjectKeyIdentifier;
+    const aki = forge.pki.certificateFromPem(certPem).getExtension('authorityKeyIdentifier') as { value: string };
+    assert.ok(forge.util.bytesToHex(aki.value).endsWith(ski), 'authorityKeyIdentifier does not match the CA');
   });
 
   void it('a client certificate never outlives the given deadline and is for clientAuth only', () => {

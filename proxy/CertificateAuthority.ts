@@ -39,10 +39,6 @@ function generateKeyPair(): forge.pki.rsa.KeyPair {
   return forge.pki.rsa.generateKeyPair({ bits: RSA_BITS, e: 0x10001 });
 }
 
-function subjectKeyId(cert: forge.pki.Certificate): string {
-  return forge.pki.getPublicKeyFingerprint(cert.publicKey, { type: 'SubjectPublicKeyInfo', encoding: 'binary' });
-}
-
 export function createCa(commonName = `Latch proxy CA ${randomBytes(4).toString('hex')}`, now = new Date()): PemPair {
   const keys = generateKeyPair();
   const cert = forge.pki.createCertificate();
@@ -94,7 +90,7 @@ export class CertificateAuthority {
 
   private signed(cert: forge.pki.Certificate, extensions: object[]): string {
     cert.setIssuer(this.cert.subject.attributes);
-    cert.setExtensions([...extensions, { name: 'subjectKeyIdentifier' }, { name: 'authorityKeyIdentifier', keyIdentifier: subjectKeyId(this.cert) }]);
+    cert.setExtensions([...extensions, { name: 'subjectKeyIdentifier' }, { name: 'authorityKeyIdentifier', keyIdentifier: this.cert.generateSubjectKeyIdentifier().getBytes() }]);
     cert.sign(this.key, forge.md.sha256.create());
     return forge.pki.certificateToPem(cert);
   }

@@ -1,0 +1,80 @@
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import { ResetCode } from '../tunnel/constants.ts';
+import type { MuxStream } from '../tunnel/MuxStream.ts';
+import type { ResourceConfig } from './ProxyConfig.ts';
+import type { Logger } from './logger.ts';
+
+/**
+ * Answers a stream opened by a client: look the resource id up in the configuration (the only
+ * place a target can come from: the client never names a host), dial it, and relay bytes both
+ * ways with backpressure (pipe() pauses the source when the sink's write returns false).
+ */
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+export interface DialContext {
+  sessionId: string;
+  user: string;
+  log: Logger;
+  connectTimeoutMs?: number;
+  /** Called with the target socket while it is open (so the session can close it on end). */
+  track?: (socket: Socket) => () => void;
+}
+
+export function serveStream(stream: MuxStream, resources: ReadonlyMap<string, ResourceConfig>, ctx: DialContext): void {
+  const resource = resources.get(stream.resourceId);
+  const fields = { session: ctx.sessionId, user: ctx.user, resource: stream.resourceId, stream: stream.id };
+  if (!resource) {
+    ctx.log.warn('stream.rejected', { ...fields, code: 'LATCH_ERR_UNKNOWN_RESOURCE' });
+    stream.reject(ResetCode.UNKNOWN_RESOURCE);
+    return;
+  }
+
+  // allowHalfOpen: a target's FIN ends only the client's read side, as on a direct connection.
+  const target = connect({ host: resource.host, port: resource.port, allowHalfOpen: true });
+  target.setNoDelay(true);
+  const untrack = ctx.track?.(target) ?? (() => {});
+  let connected = false;
+  const timer = setTimeout(() => {
+    target.destroy(new Error(`connect timeout after ${ctx.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS} ms`));
+  }, ctx.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+  timer.unref();
+
+  // If the client gives up (reset, tunnel closed) before or after the dial, drop the target.
+  stream.on('error', () => target.destroy());
+  stream.on('close', () => target.destroy());
+
+  target.once('connect', () => {
+    clearTimeout(timer);
+    connected = true;
+    if (stream.destroyed) {
+      target.destroy();
+      return;
+    }
+    stream.accept();
+    ctx.log.info('connection.opened', { ...fields, target: `${resource.host}:${resource.port}` });
+    target.pipe(stream);
+    stream.pipe(target);
+  });
+
+  target.on('error', (err: NodeJS.ErrnoException) => {
+    clearTimeout(timer);
+    if (!connected) {
+      ctx.log.warn('stream.dial_failed', { ...fields, target: `${resource.host}:${resource.port}`, error: err.code ?? err.message });
+      if (!stream.destroyed) stream.reject(ResetCode.DIAL_FAILED);
+      return;
+    }
+    ctx.log.info('connection.target_error', { ...fields, error: err.code ?? err.message });
+    if (!stream.destroyed) stream.reset(ResetCode.TARGET_RESET);
+  });
+
+  target.on('close', () => {
+    clearTimeout(timer);
+    untrack();
+    if (connected) ctx.log.info('connection.closed', { ...fields, bytesIn: target.bytesRead, bytesOut: target.bytesWritten });
+    // A target that closed after a clean FIN already ended the stream through pipe();
+    // anything else (reset, error) must not leave the client's side hanging.
+    if (connected && !stream.destroyed && !stream.writableEnded) stream.reset(ResetCode.TARGET_RESET);
+  });
+}
