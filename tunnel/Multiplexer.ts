@@ -100,6 +100,17 @@ const ERROR_FOR_CLOSE_CODE: ReadonlyMap<number, ErrorCode> = new Map([
   [CloseCode.FLOW_CONTROL, ErrorCode.FLOW_CONTROL],
   [CloseCode.BUFFER_LIMIT, ErrorCode.BUFFER_LIMIT],
   [CloseCode.KEEPALIVE_TIMEOUT, ErrorCode.KEEPALIVE_TIMEOUT],
+  [CloseCode.SESSION_IDLE, ErrorCode.SESSION_ENDED],
+  [CloseCode.SESSION_ABSOLUTE, ErrorCode.SESSION_ENDED],
+  [CloseCode.SESSION_REVOKED, ErrorCode.SESSION_ENDED],
+  [CloseCode.SESSION_LOGOUT, ErrorCode.SESSION_ENDED],
+  [CloseCode.SESSION_REPLACED, ErrorCode.SESSION_ENDED],
+  [CloseCode.SESSION_ERROR, ErrorCode.SESSION_ENDED],
+  // WebSocket-level refusals (RFC 6455 §7.4.1): 1002 protocol error, 1003 unsupported data
+  // (a text message), 1009 message too big (above ws maxPayload).
+  [1002, ErrorCode.PROTOCOL],
+  [1003, ErrorCode.PROTOCOL],
+  [1009, ErrorCode.FRAME_TOO_LARGE],
 ]);
 
 /** The error code a stream gets when its session closes with `code`. */
@@ -331,6 +342,8 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
    */
   #grant(st: StreamState, force: boolean, flags: number): void {
     if (st.remoteFin || this.#closed || this.#streams.get(st.stream.id) !== st) return;
+    // Before accept() the peer has only the initial window: no invitation to send more.
+    if (st.phase === 'pending' && flags !== Flag.ACK) return;
     if (st.recvTarget < this.options.initialWindow) {
       const grow = Math.min(this.options.initialWindow - st.recvTarget, this.options.maxBufferedBytes - this.#committed);
       if (grow > 0) {
@@ -564,7 +577,11 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
     st.sendWindow += delta;
     if (flags === Flag.ACK) {
       st.phase = 'open';
-      st.stream.emit('open');
+      // Deferred: over a synchronous transport the ACK can arrive before openStream() returns.
+      const stream = st.stream;
+      process.nextTick(() => {
+        if (!stream.destroyed) stream.emit('open');
+      });
     }
     this.#flush(st);
   }

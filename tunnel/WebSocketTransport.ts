@@ -37,6 +37,22 @@ function sendableCode(code: number): number {
   return code === 1000 || (code >= 3000 && code <= 4999) ? code : CloseCode.INTERNAL_ERROR;
 }
 
+/**
+ * ws reports framing violations as errors with a WS_ERR_* code (and closes the connection
+ * itself, e.g. 1009 for a message above maxPayload). Name them in our terms.
+ */
+function latchErrorFromWs(err: Error): LatchError {
+  if (err instanceof LatchError) return err;
+  const code = (err as Error & { code?: unknown }).code;
+  if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+    return new LatchError(ErrorCode.FRAME_TOO_LARGE, `WebSocket message too large: ${err.message}`, { cause: err });
+  }
+  if (typeof code === 'string' && code.startsWith('WS_ERR_')) {
+    return new LatchError(ErrorCode.PROTOCOL, `WebSocket protocol violation: ${err.message}`, { cause: err });
+  }
+  return new LatchError(ErrorCode.CONNECTION_CLOSED, err.message, { cause: err });
+}
+
 export class WebSocketTransport extends EventEmitter<WebSocketTransportEvents> implements FrameTransport {
   readonly #ws: WebSocket;
   readonly #options: WebSocketTransportOptions;
@@ -60,7 +76,7 @@ export class WebSocketTransport extends EventEmitter<WebSocketTransportEvents> i
       this.emit('frame', frame);
     });
     ws.on('error', (err: Error) => {
-      if (!this.#closed && !this.#localClose) this.emit('error', err);
+      if (!this.#closed && !this.#localClose) this.emit('error', latchErrorFromWs(err));
     });
     ws.on('close', (code: number, reason: Buffer) => {
       if (this.#closed) return;
