@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -208,4 +209,48 @@ void test('custom headers reach the collector; bad options are config errors', a
   assert.throws(() => new WebhookSink({ url: 'ftp://127.0.0.1/' }), (err) => isLatchError(err, ErrorCode.CONFIG));
   assert.throws(() => new WebhookSink({ url: 'not a url' }), (err) => isLatchError(err, ErrorCode.CONFIG));
   assert.throws(() => new WebhookSink({ url: c.url, maxQueue: 0 }), (err) => isLatchError(err, ErrorCode.CONFIG));
+});
+
+void test('an https collector with a private CA is trusted through the ca option, and refused without it', async (t) => {
+  const { default: forge } = await import('node-forge');
+  const keys = forge.pki.rsa.generateKeyPair({ bits: 2048 });
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = keys.publicKey;
+  cert.serialNumber = '01';
+  cert.validity.notBefore = new Date(Date.now() - 60_000);
+  cert.validity.notAfter = new Date(Date.now() + 3_600_000);
+  const name = [{ name: 'commonName', value: 'latch test collector' }];
+  cert.setSubject(name);
+  cert.setIssuer(name);
+  cert.setExtensions([{ name: 'basicConstraints', cA: true }, { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }]);
+  cert.sign(keys.privateKey, forge.md.sha256.create());
+  const certPem = forge.pki.certificateToPem(cert);
+
+  const bodies: string[] = [];
+  const server = https.createServer({ key: forge.pki.privateKeyToPem(keys.privateKey), cert: certPem }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      bodies.push(Buffer.concat(chunks).toString('utf8'));
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+
+  const trusted = new WebhookSink({ url, ca: certPem });
+  trusted.write('{"seq":1}', 1);
+  await trusted.close(3000);
+  assert.deepEqual(bodies, ['{"seq":1}']);
+
+  const untrusted = new WebhookSink({ url, retryBaseMs: 50 });
+  untrusted.write('{"seq":2}', 2);
+  assert.ok(await until(() => untrusted.stats().failedAttempts >= 1, 3000));
+  assert.match(untrusted.stats().lastError ?? '', /SELF_SIGNED|CERT|UNABLE/i);
+  await untrusted.close(0);
+  assert.deepEqual(bodies, ['{"seq":1}']);
 });
