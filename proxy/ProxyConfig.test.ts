@@ -49,7 +49,7 @@ session:
   maxDuration: 1h30m
 limits:
   maxStreams: 10
-  maxFrameSize: 32KiB
+  maxFrameSize: 128KiB
   initialWindow: 1MiB
   maxBufferedBytes: 1048576
   keepaliveInterval: 5s
@@ -68,7 +68,7 @@ resources:
     assert.deepEqual(config.listen, { host: '::1', port: 9443 });
     assert.equal(config.publicUrl, 'https://proxy.example.com:8443');
     assert.equal(config.session.maxDurationMs, 5_400_000);
-    assert.deepEqual(config.limits, { maxStreams: 10, maxFrameSize: 32768, initialWindow: 1048576, maxBufferedBytes: 1048576, keepaliveIntervalMs: 5000 });
+    assert.deepEqual(config.limits, { maxStreams: 10, maxFrameSize: 131072, initialWindow: 1048576, maxBufferedBytes: 1048576, keepaliveIntervalMs: 5000 });
     assert.deepEqual(config.resources, [
       { id: 'redis', host: '127.0.0.1', port: 6379, group: 'default' },
       { id: 'db.prod', host: 'db.internal', port: 5432, group: 'production' },
@@ -93,6 +93,15 @@ resources:
     assert.match(message, /proxy\.yaml:10: limits\.maxStreams: must be an integer/);
     assert.match(message, /proxy\.yaml:14: resources\[1\]\.id: use 1-255/);
     assert.match(message, /proxy\.yaml:16: resources\[2\]\.target: is required/);
+  });
+
+  void it('checks limits against the multiplexer bounds, with the line', () => {
+    const message = configError(`${MINIMAL}limits:
+  maxFrameSize: 1KiB
+  keepaliveInterval: 2d
+`);
+    assert.match(message, /:8: limits\.maxFrameSize: must be an integer in \[65536, /);
+    assert.match(message, /:9: limits\.keepaliveInterval: must be an integer in /);
   });
 
   void it('rejects unknown keys at the top level and inside sections, with their line', () => {

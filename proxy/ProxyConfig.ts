@@ -11,6 +11,7 @@ import {
   DEFAULT_MAX_FRAME_SIZE,
   DEFAULT_MAX_STREAMS,
 } from '../tunnel/constants.ts';
+import { validateOptions } from '../tunnel/MultiplexerOptions.ts';
 
 /**
  * The proxy's YAML configuration: loading, validation with the key path and line of every
@@ -289,6 +290,25 @@ export function parseConfig(text: string, file: string): ProxyConfig {
       // 0 disables keepalive; anything else is a duration.
       const ms = convert(keepalive, ['limits', 'keepaliveInterval'], problems, (v) => (v === 0 || v === '0' ? 0 : durationOf(v)));
       if (ms !== undefined) config.limits.keepaliveIntervalMs = ms;
+    }
+    // The multiplexer has its own bounds (e.g. a frame size of at least 64 KiB): check each
+    // value against them now, with its line, rather than when the first tunnel opens.
+    const keyOf = { maxStreams: 'maxStreams', maxFrameSize: 'maxFrameSize', initialWindow: 'initialWindow', maxBufferedBytes: 'maxBufferedBytes', keepaliveIntervalMs: 'keepaliveInterval' } as const;
+    for (const [option, key] of Object.entries(keyOf) as [keyof LimitsConfig, string][]) {
+      const value = config.limits[option];
+      if (value === undefined) continue;
+      try {
+        validateOptions({ role: 'server', [option]: value });
+      } catch (err) {
+        if (!isLatchError(err)) throw err;
+        problems.add(limitEntries.get(key)?.value as YamlNode, ['limits', key], err.message.replace(/^multiplexer option \S+ /, ''));
+      }
+    }
+    try {
+      validateOptions({ role: 'server', ...config.limits });
+    } catch (err) {
+      if (!isLatchError(err)) throw err;
+      if (problems.list.length === 0) problems.add(limits.key as YamlNode, ['limits'], err.message);
     }
   }
 

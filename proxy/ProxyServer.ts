@@ -13,7 +13,7 @@ import type { EndReason } from '../common/closeCodes.ts';
 import { ErrorCode, LatchError } from '../common/errors.ts';
 import { parseClientMessage } from '../common/session.ts';
 import type { SessionStateMessage } from '../common/session.ts';
-import { Multiplexer, defaultOptions } from '../tunnel/Multiplexer.ts';
+import { Multiplexer, validateOptions } from '../tunnel/Multiplexer.ts';
 import type { MultiplexerOptions } from '../tunnel/Multiplexer.ts';
 import type { MuxStream } from '../tunnel/MuxStream.ts';
 import { WebSocketTransport, wsMaxPayload } from '../tunnel/WebSocketTransport.ts';
@@ -119,8 +119,7 @@ export class ProxyServer {
       now: this.now,
     });
 
-    const defaults = defaultOptions('server');
-    this.muxOptions = { ...defaults, ...config.limits, role: 'server' };
+    this.muxOptions = validateOptions({ role: 'server', ...config.limits });
 
     this.server = createServer(
       {
