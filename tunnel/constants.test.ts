@@ -173,3 +173,19 @@ for (const g of golden) {
 void test('GO_AWAY payload decodes to code and reason', () => {
   assert.deepEqual(decodeGoAway(hex('0fa1 69646c65')), { code: 4001, reason: 'idle' });
 });
+
+void test('PROTOCOL.md lists every error code and every close code', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const { ErrorCode } = await import('../common/errors.ts');
+  const doc = await readFile(new URL('./PROTOCOL.md', import.meta.url), 'utf8');
+  const missingErrors = Object.values(ErrorCode).filter((code) => !doc.includes(`| \`${code}\``));
+  assert.deepEqual(missingErrors, [], 'add these codes to tunnel/PROTOCOL.md §10');
+  const missingClose = Object.entries(CloseCode).filter(([name, code]) => !new RegExp(`\\| ${code} \\| ${name} `).test(doc));
+  assert.deepEqual(missingClose, [], 'add these close codes to tunnel/PROTOCOL.md §9');
+  for (const [name, value] of Object.entries(ResetCode)) {
+    assert.ok(doc.includes(`| \`0x${value.toString(16).padStart(2, '0')}\` | ${name} `), `reset code ${name} in PROTOCOL.md`);
+  }
+  for (const [name, value] of Object.entries(FrameType)) {
+    assert.ok(doc.includes(`| \`0x${value.toString(16).padStart(2, '0')}\` | ${name} `), `frame type ${name} in PROTOCOL.md`);
+  }
+});
