@@ -5,6 +5,10 @@
  * `seq` (= n) and `prev_hash`: the lowercase hex SHA-256 of line n−1's exact bytes without its
  * newline, or GENESIS_HASH for line 1. Editing, removing or moving any line breaks the chain at
  * the next line.
+ *
+ * The last key is `line_hash`: the SHA-256 of the line's bytes before `,"line_hash":…`. It pins
+ * an edit to its own line, including the last line, which no later prev_hash covers. Whoever
+ * edits deliberately can recompute it; the chain and the webhook copy are the defence there.
  */
 import { createHash } from 'node:crypto';
 
@@ -16,6 +20,27 @@ export const MAX_LINE_BYTES = 1024 * 1024;
 
 export function lineHash(line: Uint8Array): string {
   return createHash('sha256').update(line).digest('hex');
+}
+
+const LINE_HASH_KEY = ',"line_hash":"';
+/** `,"line_hash":"` + 64 hex + `"}` */
+const SUFFIX_BYTES = LINE_HASH_KEY.length + 64 + 2;
+
+/** Closes a record's JSON (which must end in `}`) with its `line_hash`. */
+export function sealLine(json: string): string {
+  const body = json.slice(0, -1);
+  return `${body}${LINE_HASH_KEY}${createHash('sha256').update(body, 'utf8').digest('hex')}"}`;
+}
+
+/** True when the line ends with a `line_hash` that matches the bytes before it. */
+export function lineHashMatches(line: Uint8Array): boolean {
+  if (line.length < SUFFIX_BYTES + 2) return false;
+  const buf = Buffer.from(line.buffer, line.byteOffset, line.byteLength);
+  const cut = buf.length - SUFFIX_BYTES;
+  if (buf.toString('latin1', cut, cut + LINE_HASH_KEY.length) !== LINE_HASH_KEY) return false;
+  if (buf.toString('latin1', buf.length - 2) !== '"}') return false;
+  const claimed = buf.toString('latin1', cut + LINE_HASH_KEY.length, buf.length - 2);
+  return claimed === createHash('sha256').update(buf.subarray(0, cut)).digest('hex');
 }
 
 export interface ChainFields {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { ErrorCode, isLatchError } from '../../common/errors.ts';
 import type { AuditEvent } from './AuditEvent.ts';
 import { AuditLog } from './AuditLog.ts';
-import { GENESIS_HASH, lineHash } from './AuditChain.ts';
+import { GENESIS_HASH, lineHash, lineHashMatches, sealLine } from './AuditChain.ts';
 import { readAuditRecords, verifyAuditFile } from './verifyAuditFile.ts';
 
 const salt = Buffer.alloc(32, 1);
@@ -55,6 +55,8 @@ void test('lines carry seq 1.. and prev_hash chained over the exact bytes; the c
     assert.equal(rec.seq, i + 1);
     assert.equal(rec.prev_hash, prev);
     assert.ok(line.startsWith(`{"seq":${i + 1},"prev_hash":"`));
+    assert.match(line, /,"line_hash":"[0-9a-f]{64}"\}$/);
+    assert.ok(lineHashMatches(Buffer.from(line)));
     prev = lineHash(Buffer.from(line));
   });
   assert.deepEqual(await verifyAuditFile(file), { ok: true, lines: lifecycle.length });
@@ -204,24 +206,50 @@ void test('one byte changed in a line is detected at that line', async (t) => {
   assert.deepEqual({ ok: r.ok, line: !r.ok && r.line, code: !r.ok && r.code }, { ok: false, line: 4, code: ErrorCode.AUDIT_CHANGED });
 });
 
-void test('a changed second-to-last line, a changed prev_hash and an edited seq are each pinned to their line', async (t) => {
+void test('a changed last line is detected, and a log whose last line was changed is not extended', async (t) => {
+  const file = join(tmp(t), 'audit.jsonl');
+  const lines = await writeLog(file);
+  lines[9] = changeByte(lines[9] ?? '', 'logout', 'logour');
+  rewrite(file, lines);
+  const r = await verifyAuditFile(file);
+  assert.ok(!r.ok && r.line === 10 && r.code === ErrorCode.AUDIT_CHANGED, JSON.stringify(r));
+  assert.throws(() => AuditLog.open({ salt, file }), (err) => isLatchError(err, ErrorCode.AUDIT_CHANGED));
+});
+
+/** A deliberate edit: change the record and recompute its line_hash, so only the chain can tell. */
+function reseal(line: string, edit: (body: string) => string): string {
+  return sealLine(`${edit(line.slice(0, line.lastIndexOf(',"line_hash":"')))}}`);
+}
+
+void test('edits with a recomputed line_hash are caught by the chain and pinned to their line', async (t) => {
+  const content = await tampered(t, (l) => {
+    l[3] = reseal(l[3] ?? '', (b) => b.replace('alice', 'alicf'));
+    return l;
+  });
+  assert.ok(!content.ok && content.line === 4 && content.code === ErrorCode.AUDIT_CHANGED, JSON.stringify(content));
   const lastButOne = await tampered(t, (l) => {
-    l[8] = changeByte(l[8] ?? '', '"bob"', '"bov"');
+    l[8] = reseal(l[8] ?? '', (b) => b.replace('"bob"', '"bov"'));
     return l;
   });
   assert.ok(!lastButOne.ok && lastButOne.line === 9 && lastButOne.code === ErrorCode.AUDIT_CHANGED, JSON.stringify(lastButOne));
   const prevHash = await tampered(t, (l) => {
-    const line = l[4] ?? '';
-    const at = line.indexOf('"prev_hash":"') + 13;
-    l[4] = line.slice(0, at) + (line[at] === 'a' ? 'b' : 'a') + line.slice(at + 1);
+    l[4] = reseal(l[4] ?? '', (b) => {
+      const at = b.indexOf('"prev_hash":"') + 13;
+      return b.slice(0, at) + (b[at] === 'a' ? 'b' : 'a') + b.slice(at + 1);
+    });
     return l;
   });
   assert.ok(!prevHash.ok && prevHash.line === 5 && prevHash.code === ErrorCode.AUDIT_CHANGED, JSON.stringify(prevHash));
   const seq = await tampered(t, (l) => {
-    l[3] = changeByte(l[3] ?? '', '"seq":4', '"seq":7');
+    l[3] = reseal(l[3] ?? '', (b) => b.replace('"seq":4', '"seq":7'));
     return l;
   });
   assert.ok(!seq.ok && seq.line === 4 && seq.code === ErrorCode.AUDIT_CHANGED, JSON.stringify(seq));
+  const plainSeq = await tampered(t, (l) => {
+    l[3] = changeByte(l[3] ?? '', '"seq":4', '"seq":7');
+    return l;
+  });
+  assert.ok(!plainSeq.ok && plainSeq.line === 4 && plainSeq.code === ErrorCode.AUDIT_CHANGED, JSON.stringify(plainSeq));
 });
 
 void test('a removed line is detected where it was', async (t) => {
@@ -273,13 +301,12 @@ void test('a file cut in the middle of a line is truncated; a broken line is bad
   assert.ok(!blank.ok && blank.line === 3 && blank.code === ErrorCode.AUDIT_BAD_JSON, JSON.stringify(blank));
 });
 
-void test('every single-byte change anywhere before the last line is found, at the changed line', async (t) => {
+void test('every single-byte change anywhere in the file is found, at the changed line', async (t) => {
   const file = join(tmp(t), 'audit.jsonl');
   const lines = await writeLog(file, lifecycle.slice(0, 3));
   const original = Buffer.from(lines.map((l) => `${l}\n`).join(''));
-  const lastLineStart = original.length - Buffer.byteLength(lines[2] ?? '') - 1;
   const lineOf = (pos: number): number => original.subarray(0, pos).filter((b) => b === 0x0a).length + 1;
-  for (let pos = 0; pos < lastLineStart; pos++) {
+  for (let pos = 0; pos < original.length; pos++) {
     const copy = Buffer.from(original);
     copy[pos] = (copy[pos] ?? 0) ^ 0x01;
     writeFileSync(file, copy);

@@ -18,8 +18,8 @@
  *   - 'never': leave it to the OS.
  *
  * Restart. open() reads the file's last line to continue the chain (seq and hash). A file whose
- * last line is cut off or is not an audit record is refused (AUDIT_TRUNCATED / AUDIT_BAD_JSON)
- * rather than extended: the operator moves it aside after `latch-proxy audit verify`.
+ * last line is cut off, is not an audit record or was changed is refused (AUDIT_TRUNCATED /
+ * AUDIT_BAD_JSON / AUDIT_CHANGED) rather than extended: the operator moves it aside after `latch-proxy audit verify`.
  */
 import { closeSync, fdatasync, fdatasyncSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -27,7 +27,7 @@ import type { Writable } from 'node:stream';
 import { ErrorCode, LatchError } from '../../common/errors.ts';
 import type { AuditEvent, OcsfRecord } from './AuditEvent.ts';
 import { MIN_SALT_BYTES, toOcsfRecord } from './AuditEvent.ts';
-import { GENESIS_HASH, MAX_LINE_BYTES, lineHash, parseChainFields } from './AuditChain.ts';
+import { GENESIS_HASH, MAX_LINE_BYTES, lineHash, lineHashMatches, parseChainFields, sealLine } from './AuditChain.ts';
 import type { AuditSink, AuditSinkStats, SinkLogger } from './AuditSink.ts';
 import { StreamSink } from './StreamSink.ts';
 import type { WebhookSinkOptions } from './WebhookSink.ts';
@@ -177,7 +177,7 @@ export class AuditLog {
       this.#o.productVersion === undefined ? { salt: this.#o.salt, now: this.#o.now } : { salt: this.#o.salt, now: this.#o.now, productVersion: this.#o.productVersion },
     );
     const seq = this.#seq + 1;
-    const line = JSON.stringify({ seq, prev_hash: this.#prevHash, ...record });
+    const line = sealLine(JSON.stringify({ seq, prev_hash: this.#prevHash, ...record }));
     const bytes = Buffer.from(line, 'utf8');
     if (this.#fd !== null) this.#writeLine(bytes);
     const hash = lineHash(bytes);
@@ -277,6 +277,9 @@ function readLastLine(fd: number, path: string): { seq: number; hash: string } |
   const fields = parseChainFields(line);
   if (!fields) {
     throw new LatchError(ErrorCode.AUDIT_BAD_JSON, `the last line of audit file ${path} is not an audit record; run \`latch-proxy audit verify\` and move it aside`);
+  }
+  if (!lineHashMatches(line)) {
+    throw new LatchError(ErrorCode.AUDIT_CHANGED, `the last line of audit file ${path} was changed (line_hash mismatch); run \`latch-proxy audit verify\` and move it aside`);
   }
   return { seq: fields.seq, hash: lineHash(line) };
 }

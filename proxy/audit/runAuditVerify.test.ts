@@ -42,7 +42,7 @@ void test('audit verify: exit 0 on an intact file, 1 with line and reason after 
 
   const badJson = capture();
   assert.equal(await runAuditVerify([file, '--json'], badJson.io), 1);
-  assert.deepEqual(JSON.parse(badJson.out()), { file, ok: false, line: 2, code: 'LATCH_ERR_AUDIT_CHANGED', message: 'line 2 was changed: line 3 no longer chains to it' });
+  assert.deepEqual(JSON.parse(badJson.out()), { file, ok: false, line: 2, code: 'LATCH_ERR_AUDIT_CHANGED', message: 'line 2 was changed: its line_hash does not match its content' });
 
   const missing = capture();
   assert.equal(await runAuditVerify([join(dir, 'nope.jsonl')], missing.io), 1);

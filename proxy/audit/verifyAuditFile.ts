@@ -4,21 +4,22 @@
  *
  *   AUDIT_BAD_JSON   a line is not JSON or lacks `seq` / `prev_hash`
  *   AUDIT_TRUNCATED  the file ends in the middle of a line
- *   AUDIT_CHANGED    a line's bytes differ from what the chain recorded
+ *   AUDIT_CHANGED    a line's bytes differ from its line_hash or from what the chain recorded
  *   AUDIT_REMOVED    the chain jumps over missing lines
  *   AUDIT_REORDERED  lines are out of order (or one is repeated)
  *
- * How a break is attributed: if line n does not chain to line n−1 but line n+1 chains to line n,
+ * A line whose line_hash does not match is the changed line. Otherwise (an edit that recomputed
+ * line_hash), a break is attributed as follows: if line n does not chain to line n−1 but line n+1 chains to line n,
  * line n is intact and line n−1 was changed. If line n chains to n−1 but its `seq` is wrong,
  * line n itself was edited. If neither chain nor `seq` hold, lines went missing (the expected
- * `seq` is nowhere later) or were moved (it is). A chain on its own cannot show that lines were
- * cut from the very end, or that the last line was edited, when the edit keeps it valid: compare
- * the last `seq` with the copy the webhook sink delivered to the collector.
+ * `seq` is nowhere later) or were moved (it is). No chain can show that whole lines were cut from
+ * the very end, or that the last line was rewritten with a recomputed line_hash: compare the last
+ * `seq` with the copy the webhook sink delivered to the collector.
  */
 import { open } from 'node:fs/promises';
 import type { ErrorCode } from '../../common/errors.ts';
 import { ErrorCode as Codes } from '../../common/errors.ts';
-import { GENESIS_HASH, MAX_LINE_BYTES, lineHash, parseChainFields } from './AuditChain.ts';
+import { GENESIS_HASH, MAX_LINE_BYTES, lineHash, lineHashMatches, parseChainFields } from './AuditChain.ts';
 import type { ChainFields } from './AuditChain.ts';
 
 export type AuditVerifyResult =
@@ -104,6 +105,7 @@ export async function verifyAuditFile(path: string): Promise<AuditVerifyResult> 
       if (cur.tooLong) return fail(lineNo, Codes.AUDIT_BAD_JSON, `line ${lineNo} is longer than ${MAX_LINE_BYTES} bytes`);
       const fields = parseChainFields(cur.bytes);
       if (!fields) return fail(lineNo, Codes.AUDIT_BAD_JSON, `line ${lineNo} is not an audit record (bad JSON or no seq/prev_hash)`);
+      if (!lineHashMatches(cur.bytes)) return fail(lineNo, Codes.AUDIT_CHANGED, `line ${lineNo} was changed: its line_hash does not match its content`);
       const linked = fields.prev_hash === prevHash;
       const inSeq = fields.seq === lineNo;
       if (linked && inSeq) {
