@@ -17,6 +17,14 @@ export interface BenchPath {
   readonly sink: Endpoint;
   readonly echo: Endpoint;
   memory(): ProcessMemory[];
+  /**
+   * CPU seconds used so far by the path's own relay processes (not the load generator, not the
+   * targets). Measured around each bulk run: CPU per GiB compares the paths' efficiency even
+   * when other work on the machine skews their throughput.
+   */
+  relayCpuSeconds(): number;
+  /** Recent output of the path's processes, shown when a measurement fails. */
+  diagnostics(): string;
   stop(): Promise<void>;
 }
 
@@ -70,6 +78,8 @@ export function directPath(targets: TargetPorts): BenchPath {
     sink: { host: '127.0.0.1', port: targets.sink },
     echo: { host: '127.0.0.1', port: targets.echo },
     memory: () => [],
+    relayCpuSeconds: () => 0,
+    diagnostics: () => '',
     stop: () => Promise.resolve(),
   };
 }

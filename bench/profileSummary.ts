@@ -13,6 +13,7 @@ interface CallFrame {
 interface ProfileNode {
   id: number;
   callFrame: CallFrame;
+  children?: number[];
 }
 
 interface CpuProfile {
@@ -23,6 +24,7 @@ interface CpuProfile {
   timeDeltas?: number[];
 }
 
+const OWN = /\/(tunnel|proxy|main|common)\/[^/]+/;
 const SPECIAL = new Set(['(idle)', '(program)', '(garbage collector)', '(root)']);
 
 function shortUrl(url: string): string {
@@ -42,6 +44,10 @@ function top(map: Map<string, number>, n: number): Array<[string, number]> {
 
 export function summarizeProfile(profile: CpuProfile, topN = 15): string {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  // Total (inclusive) time of the project's own functions: what each costs with its callees.
+  const totalByOwnFunction = new Map<string, number>();
   const samples = profile.samples ?? [];
   const deltas = profile.timeDeltas ?? [];
   const selfByFunction = new Map<string, number>();
@@ -63,6 +69,15 @@ export function summarizeProfile(profile: CpuProfile, topN = 15): string {
     const key = SPECIAL.has(functionName) ? functionName : `${functionName || '(anonymous)'}  ${file}:${lineNumber + 1}`;
     selfByFunction.set(key, (selfByFunction.get(key) ?? 0) + us);
     selfByFile.set(file, (selfByFile.get(file) ?? 0) + us);
+    const seen = new Set<string>();
+    for (let id: number | undefined = node.id, depth = 0; id !== undefined && depth < 500; id = parent.get(id), depth++) {
+      const frame = byId.get(id)?.callFrame;
+      if (frame === undefined || frame.url.includes('/node_modules/') || !OWN.test(frame.url)) continue;
+      const own = `${frame.functionName || '(anonymous)'}  ${shortUrl(frame.url)}:${frame.lineNumber + 1}`;
+      if (seen.has(own)) continue;
+      seen.add(own);
+      totalByOwnFunction.set(own, (totalByOwnFunction.get(own) ?? 0) + us);
+    }
   }
   const busy = total - idle;
   const pct = (us: number): string => `${((100 * us) / Math.max(1, busy)).toFixed(1).padStart(5)}%`;
@@ -71,6 +86,8 @@ export function summarizeProfile(profile: CpuProfile, topN = 15): string {
   for (const [key, us] of top(selfByFunction, topN)) lines.push(`    ${pct(us)}  ${key}`);
   lines.push('  self time by file:');
   for (const [key, us] of top(selfByFile, 8)) lines.push(`    ${pct(us)}  ${key}`);
+  lines.push('  total time (with callees) of Latch functions:');
+  for (const [key, us] of top(totalByOwnFunction, topN)) lines.push(`    ${pct(us)}  ${key}`);
   return lines.join('\n');
 }
 

@@ -4,6 +4,7 @@ import type { ProcessMemory } from './BenchPath.ts';
 
 export const Metric = {
   BULK: 'bulk',
+  BULK_CPU: 'bulkCpu',
   P50: 'p50',
   P99: 'p99',
   CONCURRENCY: 'concurrency',
@@ -18,15 +19,33 @@ export interface PathSamples {
   memory: ProcessMemory[];
 }
 
-const ROWS: ReadonlyArray<{ metric: Metric; label: string; higherIsBetter: boolean; digits: number }> = [
-  { metric: Metric.BULK, label: 'bulk 1 GiB, MB/s', higherIsBetter: true, digits: 0 },
-  { metric: Metric.P50, label: 'ping-pong 64 B p50, µs', higherIsBetter: false, digits: 0 },
-  { metric: Metric.P99, label: 'ping-pong 64 B p99, µs', higherIsBetter: false, digits: 0 },
-  { metric: Metric.CONCURRENCY, label: '500 conns × 64 KiB echo, ms', higherIsBetter: false, digits: 0 },
-];
+export interface TableShape {
+  reps: number;
+  bulkBytes: number;
+  roundTrips: number;
+  connections: number;
+  bytesPerConnection: number;
+}
+
+function size(bytes: number): string {
+  if (bytes % (1024 * 1024 * 1024) === 0) return `${bytes / (1024 * 1024 * 1024)} GiB`;
+  if (bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
+  if (bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} B`;
+}
+
+function rowSpecs(shape: TableShape): Array<{ metric: Metric; label: string }> {
+  return [
+    { metric: Metric.BULK, label: `bulk ${size(shape.bulkBytes)}, MB/s ↑` },
+    { metric: Metric.BULK_CPU, label: 'relay CPU per GiB of bulk, s ↓' },
+    { metric: Metric.P50, label: `ping-pong 64 B ×${shape.roundTrips} p50, µs ↓` },
+    { metric: Metric.P99, label: `ping-pong 64 B ×${shape.roundTrips} p99, µs ↓` },
+    { metric: Metric.CONCURRENCY, label: `${shape.connections} conns × ${size(shape.bytesPerConnection)} echo, ms ↓` },
+  ];
+}
 
 export function emptySamples(): Record<Metric, number[]> {
-  return { bulk: [], p50: [], p99: [], concurrency: [] };
+  return { bulk: [], bulkCpu: [], p50: [], p99: [], concurrency: [] };
 }
 
 export function median(values: readonly number[]): number | null {
@@ -54,13 +73,13 @@ export function medianOf(paths: readonly PathSamples[], name: string, metric: Me
   return path === undefined ? null : median(path.samples[metric]);
 }
 
-export function formatTable(paths: readonly PathSamples[], reps: number): string {
+export function formatTable(paths: readonly PathSamples[], shape: TableShape): string {
   const hasLatch = paths.some((p) => p.name === 'latch');
-  const header = ['metric (median of ' + String(reps) + ')', ...paths.map((p) => p.name)];
+  const header = [`median of ${shape.reps} runs`, ...paths.map((p) => p.name)];
   if (hasLatch) header.push('latch/direct', 'latch/ssh');
   const rows: string[][] = [header];
-  for (const row of ROWS) {
-    const cells = [row.label, ...paths.map((p) => fmt(median(p.samples[row.metric]), row.digits))];
+  for (const row of rowSpecs(shape)) {
+    const cells = [row.label, ...paths.map((p) => fmt(median(p.samples[row.metric]), row.metric === Metric.BULK_CPU ? 2 : 0))];
     if (hasLatch) {
       const latch = medianOf(paths, 'latch', row.metric);
       const direct = ratio(latch, medianOf(paths, 'direct', row.metric));

@@ -139,7 +139,13 @@ async function main(): Promise<number> {
     const measures: Array<[string, Measure]> = [
       [
         'bulk',
-        async (p) => ({ [Metric.BULK]: (await measureBulk(p.sink, settings.bulkBytes, { timeoutMs: 90_000 })).mbPerSec }),
+        async (p) => {
+          const cpuBefore = p.relayCpuSeconds();
+          const r = await measureBulk(p.sink, settings.bulkBytes, { timeoutMs: 90_000 });
+          const cpu = p.relayCpuSeconds() - cpuBefore;
+          // The direct path has no relay: nothing to attribute.
+          return p.name === 'direct' ? { [Metric.BULK]: r.mbPerSec } : { [Metric.BULK]: r.mbPerSec, [Metric.BULK_CPU]: cpu / (r.bytes / 2 ** 30) };
+        },
       ],
       [
         'latency',
@@ -174,6 +180,8 @@ async function main(): Promise<number> {
             const message = err instanceof Error ? err.message : String(err);
             record.errors.push(`${label} #${rep}: ${message}`);
             console.error(`bench: ${label} #${rep} ${path.name} FAILED: ${message}`);
+            const diagnostics = path.diagnostics();
+            if (diagnostics !== '') console.error(diagnostics.replace(/^/gm, '    '));
           }
         }
       }
@@ -190,7 +198,7 @@ async function main(): Promise<number> {
   console.log('');
   for (const r of results) console.log(`  ${r.description}`);
   console.log('');
-  console.log(formatTable(results, settings.reps));
+  console.log(formatTable(results, settings));
   console.log('');
   console.log('targets (issue 2; reported, not asserted):');
   console.log(formatTargets(results));
@@ -216,6 +224,7 @@ async function main(): Promise<number> {
 function describe(values: Partial<Record<Metric, number>>): string {
   const parts: string[] = [];
   if (values.bulk !== undefined) parts.push(`${values.bulk.toFixed(0)} MB/s`);
+  if (values.bulkCpu !== undefined) parts.push(`relay CPU ${values.bulkCpu.toFixed(2)} s/GiB`);
   if (values.p50 !== undefined) parts.push(`p50 ${values.p50.toFixed(0)} µs`);
   if (values.p99 !== undefined) parts.push(`p99 ${values.p99.toFixed(0)} µs`);
   if (values.concurrency !== undefined) parts.push(`${values.concurrency.toFixed(0)} ms`);

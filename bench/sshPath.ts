@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
-import { type Children, descendants, peakRss } from './Children.ts';
+import { type Children, cpuSeconds, descendants, peakRss } from './Children.ts';
 import { type BenchPath, type TargetPorts, freePort, waitForPort } from './BenchPath.ts';
 
 const SSHD = '/usr/sbin/sshd';
@@ -98,6 +98,8 @@ export async function startSshPath(children: Children, targets: TargetPorts, dir
         { label: 'sshd (per-connection)', peakRssBytes: sessions.length > 0 ? Math.max(...sessions) : null },
       ];
     },
+    relayCpuSeconds: () => [ssh.pid, sshd.pid, ...descendants(sshd.pid)].reduce((sum, pid) => sum + cpuSeconds(pid), 0),
+    diagnostics: () => [`ssh: ${ssh.describeExit()}: ${ssh.tail()}`, `sshd: ${sshd.describeExit()}: ${sshd.tail()}`].join('\n'),
     stop: async () => {
       await ssh.stop();
       await sshd.stop();
