@@ -34,6 +34,7 @@ const BIN = join(ROOT, 'bin', 'latch-proxy.js');
 const STEP_TIMEOUT_MS = 20_000;
 const PASSWORD = 'alice-password-1';
 const MAX_STREAMS = 16;
+const WINDOW = 1024 * 1024;
 
 interface RunResult {
   code: number | null;
@@ -253,6 +254,8 @@ void describe('latch-proxy as real processes', { timeout: 180_000 }, () => {
   const configFile = join(dir, 'latch-proxy.yaml');
   const shortConfigFile = join(dir, 'short.yaml');
   let echoServer: Server;
+  let sinkServer: Server;
+  let floodServer: Server;
   const echoSockets = new Set<Socket>();
   let main: Serving;
   let short: Serving;
@@ -268,6 +271,33 @@ void describe('latch-proxy as real processes', { timeout: 180_000 }, () => {
     });
     await new Promise<void>((resolve) => echoServer.listen(0, '127.0.0.1', resolve));
     const echoPort = (echoServer.address() as AddressInfo).port;
+    // A target that accepts and never reads.
+    sinkServer = createServer((socket) => {
+      echoSockets.add(socket);
+      socket.on('error', () => socket.destroy());
+      socket.pause();
+    });
+    // A target that writes as fast as the connection takes it (bounded: 256 MiB).
+    floodServer = createServer((socket) => {
+      echoSockets.add(socket);
+      socket.on('error', () => socket.destroy());
+      const chunk = Buffer.alloc(64 * 1024, 0x5a);
+      let sent = 0;
+      const pump = (): void => {
+        while (!socket.destroyed && sent < 256 * 1024 * 1024) {
+          sent += chunk.length;
+          if (!socket.write(chunk)) {
+            socket.once('drain', pump);
+            return;
+          }
+        }
+      };
+      pump();
+    });
+    await new Promise<void>((resolve) => sinkServer.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => floodServer.listen(0, '127.0.0.1', resolve));
+    const sinkPort = (sinkServer.address() as AddressInfo).port;
+    const floodPort = (floodServer.address() as AddressInfo).port;
 
     const init = await runCli(['init', dir, '--listen', '127.0.0.1:0', '--host', 'proxy.test']);
     assert.equal(init.code, 0, init.stderr);
@@ -276,8 +306,8 @@ void describe('latch-proxy as real processes', { timeout: 180_000 }, () => {
 
     const starter = readFileSync(configFile, 'utf8');
     assert.match(starter, /^resources: \[\]$/m);
-    const resources = `resources:\n  - id: echo\n    target: 127.0.0.1:${echoPort}\n    group: default\n  - id: closed-port\n    target: 127.0.0.1:1\n`;
-    writeFileSync(configFile, starter.replace(/^resources: \[\]$/m, resources).replace('keepaliveInterval: 15s', 'keepaliveInterval: 1s').replace(/maxStreams: \d+/, `maxStreams: ${MAX_STREAMS}`));
+    const resources = `resources:\n  - id: echo\n    target: 127.0.0.1:${echoPort}\n    group: default\n  - id: closed-port\n    target: 127.0.0.1:1\n  - id: sink\n    target: 127.0.0.1:${sinkPort}\n  - id: flood\n    target: 127.0.0.1:${floodPort}\n`;
+    writeFileSync(configFile, starter.replace(/^resources: \[\]$/m, resources).replace('keepaliveInterval: 15s', 'keepaliveInterval: 1s').replace(/maxStreams: \d+/, `maxStreams: ${MAX_STREAMS}`).replace(/initialWindow: \S+/, `initialWindow: ${WINDOW}`));
     writeFileSync(shortConfigFile, readFileSync(configFile, 'utf8').replace('maxDuration: 8h', 'maxDuration: 2s'));
 
     const add = await runCli(['user', 'add', 'alice', '--config', configFile], `${PASSWORD}\n`);
@@ -298,7 +328,7 @@ void describe('latch-proxy as real processes', { timeout: 180_000 }, () => {
   after(async () => {
     for (const child of spawned) child.kill('SIGKILL');
     for (const socket of echoSockets) socket.destroy();
-    await new Promise<void>((resolve) => echoServer.close(() => resolve()));
+    await Promise.all([echoServer, sinkServer, floodServer].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -330,6 +360,8 @@ void describe('latch-proxy as real processes', { timeout: 180_000 }, () => {
     assert.deepEqual(response.resources, [
       { id: 'echo', group: 'default' },
       { id: 'closed-port', group: 'default' },
+      { id: 'sink', group: 'default' },
+      { id: 'flood', group: 'default' },
     ]);
     const cert = new X509Certificate(response.certificate);
     assert.ok(cert.verify(new X509Certificate(caPem).publicKey));
@@ -375,7 +407,7 @@ void describe('latch-proxy as real processes', { timeout: 180_000 }, () => {
     const b = await login(main.port, { method: 'password', user: 'alice', password: PASSWORD });
     const ok = await https(main.port, 'GET', ApiPath.RESOURCES, { creds: a });
     assert.equal(ok.status, 200);
-    assert.deepEqual((ok.body as { resources: unknown[] }).resources.length, 2);
+    assert.deepEqual((ok.body as { resources: unknown[] }).resources.length, 4);
     const noCert = await https(main.port, 'GET', ApiPath.RESOURCES, { creds: { token: a.token } });
     assert.equal((noCert.body as { code: string }).code, ErrorCode.CERT_UNKNOWN);
     const crossed = await https(main.port, 'GET', ApiPath.RESOURCES, { creds: { ...a, token: b.token } });
@@ -452,6 +484,58 @@ void describe('latch-proxy as real processes', { timeout: 180_000 }, () => {
       t.mux.close(CloseCode.NORMAL, 'done');
     }
     assert.equal(ResetCode.UNKNOWN_RESOURCE, 0x01);
+  });
+
+  void it('flow control: a target or a client that stops reading does not make the proxy buffer', async () => {
+    const t = await tunnel(main.port, await login(main.port, { method: 'password', user: 'alice', password: PASSWORD }));
+    const stats = async (): Promise<{ sessions: number; streams: number; bufferedBytes: number; rss: number }> =>
+      (await https(main.port, 'GET', '/v1/debug/stats')).body as { sessions: number; streams: number; bufferedBytes: number; rss: number };
+    // The proxy may hold one receive window per stream plus a fixed allowance for frames in flight.
+    const bound = WINDOW + 512 * 1024;
+    try {
+      // Upstream: push into a target that never reads, respecting our own backpressure.
+      const sink = t.mux.openStream('sink');
+      sink.on('error', () => undefined);
+      const chunk = Buffer.alloc(256 * 1024, 0xa5);
+      let written = 0;
+      const limit = 64 * 1024 * 1024;
+      await withTimeout(
+        new Promise<void>((resolve) => {
+          const pump = (): void => {
+            while (written < limit) {
+              written += chunk.length;
+              if (!sink.write(chunk)) {
+                const stall = setTimeout(resolve, 1_500);
+                sink.once('drain', () => {
+                  clearTimeout(stall);
+                  pump();
+                });
+                return;
+              }
+            }
+            resolve();
+          };
+          pump();
+        }),
+        'sink stalls',
+      );
+      assert.ok(written < limit, 'the sender never stalled: backpressure did not reach the client');
+      const upstream = await stats();
+      assert.ok(upstream.bufferedBytes <= bound, `proxy buffers ${upstream.bufferedBytes} bytes for a stalled target`);
+
+      // Downstream: a target that floods a client that does not read.
+      const flood = t.mux.openStream('flood');
+      flood.on('error', () => undefined);
+      flood.pause();
+      await new Promise((r) => setTimeout(r, 1_500));
+      const downstream = await stats();
+      assert.ok(downstream.bufferedBytes <= 2 * bound, `proxy buffers ${downstream.bufferedBytes} bytes for a client that does not read`);
+      const later = await stats();
+      await new Promise((r) => setTimeout(r, 500));
+      assert.ok(later.rss < upstream.rss + 64 * 1024 * 1024, `proxy RSS grew from ${upstream.rss} to ${later.rss}`);
+    } finally {
+      t.mux.close(CloseCode.NORMAL, 'done');
+    }
   });
 
   void it('a newer tunnel for the same session replaces the older one', async () => {
