@@ -232,7 +232,7 @@ export class AuditLog {
     return { seq: this.#seq, sinks };
   }
 
-  /** Flushes sinks (each until `deadlineMs`), syncs and closes the file, releases the lock. */
+  /** Flushes sinks (each until `deadlineMs`), syncs and closes the file, releases the lock. Never rejects. */
   async close(deadlineMs = 5000): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -244,6 +244,9 @@ export class AuditLog {
     if (fd !== null) {
       try {
         if (this.#o.fsync !== 'never') fdatasyncSync(fd);
+      } catch (err) {
+        // Shutdown goes on: the lines are in the kernel; only an OS crash could lose them now.
+        this.#o.logger?.warn('audit.fsync_failed', { code: (err as NodeJS.ErrnoException).code ?? null });
       } finally {
         closeSync(fd);
         if (this.#path !== null) {
