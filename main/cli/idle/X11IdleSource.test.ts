@@ -32,16 +32,17 @@ void test('x11: idle time grows without input and xdotool input resets it', asyn
     const move = await runCommand('xdotool', ['mousemove_relative', '1', '1'], { env, timeoutMs: 5_000 });
     assert.ok(move.ok, move.ok ? '' : move.detail);
     const first = await source.sample();
-    await sleep(1_500);
+    await sleep(2_000);
     const second = await source.sample();
     assert.equal(second.locked, false);
-    assert.ok(second.idleMs - first.idleMs >= 1_300, `idle grew from ${first.idleMs} to ${second.idleMs} over 1.5 s`);
-    assert.ok(second.idleMs >= 1_400 && second.idleMs < 5_000, `idle ${second.idleMs}`);
+    // Tolerance for a loaded machine: helper start-up and the X server's scheduling jitter.
+    assert.ok(second.idleMs - first.idleMs >= 1_000, `idle grew from ${first.idleMs} to ${second.idleMs} over 2 s`);
+    assert.ok(second.idleMs >= 1_000 && second.idleMs < 10_000, `idle ${second.idleMs}`);
 
     const reset = await runCommand('xdotool', ['mousemove_relative', '1', '1'], { env, timeoutMs: 5_000 });
     assert.ok(reset.ok, reset.ok ? '' : reset.detail);
     const third = await source.sample();
-    assert.ok(third.idleMs < 500, `idle after input ${third.idleMs}`);
+    assert.ok(third.idleMs < 1_000 && third.idleMs < second.idleMs - 500, `idle after input ${third.idleMs} (before: ${second.idleMs})`);
   } finally {
     source.close();
   }
