@@ -181,6 +181,14 @@ void test('an options object without any sink is a config error', () => {
   assert.throws(() => AuditLog.open({ salt: Buffer.alloc(4), file: '/nonexistent/x' }), (err) => isLatchError(err, ErrorCode.CONFIG));
 });
 
+void test('a bad webhook option fails the open without leaving the file locked', async (t) => {
+  const file = join(tmp(t), 'audit.jsonl');
+  assert.throws(() => AuditLog.open({ salt, file, webhook: { url: 'ftp://127.0.0.1/' } }), (err) => isLatchError(err, ErrorCode.CONFIG));
+  assert.equal(existsSync(`${file}.lock`), false);
+  const log = AuditLog.open({ salt, file });
+  await log.close();
+});
+
 // ---- tamper detection -------------------------------------------------------------------------
 
 async function tampered(t: { after(fn: () => void): void }, edit: (lines: string[]) => string[] | string): Promise<Awaited<ReturnType<typeof verifyAuditFile>>> {

@@ -122,12 +122,13 @@ export class AuditLog {
     this.#path = o.file === null ? null : resolve(o.file);
     this.#seq = 0;
     this.#prevHash = GENESIS_HASH;
-    if (this.#path !== null) this.#openFile(this.#path);
+    // Sinks first: a bad webhook option must fail before the file lock is taken.
     const sinks: AuditSink[] = [];
     if (o.stdout) sinks.push(new StreamSink(o.stdout));
     if (o.webhook) sinks.push(new WebhookSink(o.logger === undefined ? o.webhook : { logger: o.logger, ...o.webhook }));
     sinks.push(...o.sinks);
     this.#sinks = sinks;
+    if (this.#path !== null) this.#openFile(this.#path);
     if (this.#fd !== null && o.fsync === 'interval') {
       this.#syncTimer = setInterval(() => this.#backgroundSync(), o.fsyncIntervalMs);
       this.#syncTimer.unref();
