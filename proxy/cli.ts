@@ -9,7 +9,7 @@ import type { ParseArgsConfig } from 'node:util';
 import { parseDuration } from '../common/durations.ts';
 import { ErrorCode, LatchError, isLatchError } from '../common/errors.ts';
 import { createCa, CertificateAuthority } from './CertificateAuthority.ts';
-import { createLogger } from './logger.ts';
+import { createLogger, isLogLevel } from './logger.ts';
 import { hashPassword } from './passwords.ts';
 import { loadConfig, parseHostPort, proxyUrl, starterConfig } from './ProxyConfig.ts';
 import { ProxyServer } from './ProxyServer.ts';
@@ -27,7 +27,10 @@ const USAGE = `usage: latch-proxy <command> [options]
   enroll NAME [--ttl 24h]
                          create a one-time enrollment code and a latch:// link
 
-  --config FILE          configuration file (default ./latch-proxy.yaml)`;
+  --config FILE          configuration file (default ./latch-proxy.yaml)
+
+  serve logs one JSON object per line on stderr; LATCH_PROXY_LOG_LEVEL=debug|info|warn|error
+  (default info). LATCH_PROXY_DEBUG_STATS=1 serves GET /v1/debug/stats to loopback callers.`;
 
 const DEFAULT_CONFIG = 'latch-proxy.yaml';
 const MIN_PASSWORD_LENGTH = 8;
@@ -101,7 +104,9 @@ async function cmdServe(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {});
   expectPositionals(positionals, 0, 'serve [--config FILE]');
   const config = loadConfig(configPath(values));
-  const log = createLogger('proxy');
+  const level = process.env.LATCH_PROXY_LOG_LEVEL ?? 'info';
+  if (!isLogLevel(level)) throw new LatchError(ErrorCode.CONFIG, `LATCH_PROXY_LOG_LEVEL must be debug, info, warn or error (got "${level}")`);
+  const log = createLogger('proxy', undefined, level);
   const server = new ProxyServer({ config, log, debugStats: process.env.LATCH_PROXY_DEBUG_STATS === '1' });
   const address = await server.listen();
   const url = proxyUrl({ ...config, publicUrl: null, listen: { host: address.host, port: address.port } });

@@ -19,8 +19,15 @@ const defaultSink: LogSink = (line) => {
   process.stderr.write(line);
 };
 
-export function createLogger(component: string, sink: LogSink = defaultSink): Logger {
+const RANK: Readonly<Record<LogLevel, number>> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export function isLogLevel(value: unknown): value is LogLevel {
+  return typeof value === 'string' && value in RANK;
+}
+
+export function createLogger(component: string, sink: LogSink = defaultSink, minLevel: LogLevel = 'info'): Logger {
   const write = (level: LogLevel, event: string, fields?: LogFields): void => {
+    if (RANK[level] < RANK[minLevel]) return;
     const record: Record<string, unknown> = { ts: new Date().toISOString(), level, component, event };
     if (fields) {
       for (const [key, value] of Object.entries(fields)) {
