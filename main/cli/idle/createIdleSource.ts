@@ -1,6 +1,7 @@
 import { ErrorCode, LatchError } from '../../../common/errors.ts';
 import { IdleSourceKind, type IdleSource } from '../../core/idle/IdleSource.ts';
 import { NoneIdleSource } from '../../core/idle/NoneIdleSource.ts';
+import { SuspendAwareIdleSource } from '../../core/idle/SuspendAwareIdleSource.ts';
 import { dbusCall, findDbusTool, hasSessionBus, parseDbusBool, type DbusTool } from './dbusCli.ts';
 import { findExecutable } from './findExecutable.ts';
 import { MacIdleSource } from './MacIdleSource.ts';
@@ -28,9 +29,17 @@ const unavailable = (message: string) => new LatchError(ErrorCode.IDLE_UNAVAILAB
  * macOS → macos, Linux → Mutter's IdleMonitor when GNOME owns it on the session bus (right under
  * Wayland), else X11 via xprintidle; a Wayland session without Mutter is refused rather than
  * measured wrongly. Any other failure names what is missing (variable, binary and its Debian
- * package, bus service) and suggests `--idle none`.
+ * package, bus service) and suggests `--idle none`. OS sources come wrapped in
+ * SuspendAwareIdleSource, so time asleep counts as idle; `none` returns the NoneIdleSource itself
+ * (for markActive()).
  */
 export async function createIdleSource(kind: IdleSourceKind, environment: IdleEnvironment = currentIdleEnvironment()): Promise<IdleSource> {
+  const source = await createOsIdleSource(kind, environment);
+  // The OS counters stop while the machine sleeps; `none` already counts wall-clock time.
+  return source instanceof NoneIdleSource ? source : new SuspendAwareIdleSource(source);
+}
+
+async function createOsIdleSource(kind: IdleSourceKind, environment: IdleEnvironment): Promise<IdleSource> {
   const { platform, vars } = environment;
   const timeoutMs = environment.timeoutMs ?? 2_000;
   switch (kind) {
@@ -52,8 +61,8 @@ export async function createIdleSource(kind: IdleSourceKind, environment: IdleEn
       return new MutterIdleSource({ tool, env: vars, timeoutMs, lockProbe: new ScreenSaverLockProbe({ tool, env: vars, timeoutMs }) });
     }
     case IdleSourceKind.AUTO: {
-      if (platform === 'win32') return createIdleSource(IdleSourceKind.WINDOWS, environment);
-      if (platform === 'darwin') return createIdleSource(IdleSourceKind.MACOS, environment);
+      if (platform === 'win32') return createOsIdleSource(IdleSourceKind.WINDOWS, environment);
+      if (platform === 'darwin') return createOsIdleSource(IdleSourceKind.MACOS, environment);
       const tool = findDbusTool(vars);
       // An unreachable bus only rules Mutter out here; X11 may still work.
       const mutter = tool && hasSessionBus(vars) ? await mutterPresent(tool, vars, timeoutMs).catch(() => false) : false;

@@ -6,7 +6,7 @@ import { isIdleSourceKind } from './IdleSource.ts';
 
 void test('none: idle grows from construction and markActive() resets it', async () => {
   let t = 1_000;
-  const source = new NoneIdleSource({ now: () => t });
+  const source = new NoneIdleSource({ now: () => t, wallNow: () => t });
   assert.equal(source.kind, 'none');
   assert.deepEqual(await source.sample(), { idleMs: 0, locked: false });
   t += 4_500;
@@ -14,6 +14,21 @@ void test('none: idle grows from construction and markActive() resets it', async
   source.markActive();
   t += 250;
   assert.deepEqual(await source.sample(), { idleMs: 250, locked: false });
+});
+
+void test('none: a suspend (wall clock runs, monotonic stops) counts as idle', async () => {
+  let mono = 0;
+  let wall = 1_700_000_000_000;
+  const source = new NoneIdleSource({ now: () => mono, wallNow: () => wall });
+  mono += 1_000;
+  wall += 1_000;
+  assert.equal((await source.sample()).idleMs, 1_000);
+  wall += 3_600_000;
+  assert.equal((await source.sample()).idleMs, 3_601_000);
+  source.markActive();
+  mono += 10;
+  wall += 10;
+  assert.equal((await source.sample()).idleMs, 10);
 });
 
 void test('none: with the real clock idle time grows', async () => {
