@@ -12,6 +12,8 @@ import type { Logger } from './logger.ts';
  */
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** After a clean close, how long a target may take to drain our last bytes. */
+const FLUSH_GRACE_MS = 30_000;
 
 export interface DialContext {
   sessionId: string;
@@ -43,7 +45,15 @@ export function serveStream(stream: MuxStream, resources: ReadonlyMap<string, Re
 
   // If the client gives up (reset, tunnel closed) before or after the dial, drop the target.
   stream.on('error', () => target.destroy());
-  stream.on('close', () => target.destroy());
+  stream.on('close', () => {
+    if (!connected || stream.resetCode !== undefined || stream.errored) {
+      target.destroy();
+      return;
+    }
+    // A clean close (FIN both ways): let the target flush what it still holds, then close.
+    target.end();
+    setTimeout(() => target.destroy(), FLUSH_GRACE_MS).unref();
+  });
 
   target.once('connect', () => {
     clearTimeout(timer);

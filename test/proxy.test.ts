@@ -256,6 +256,7 @@ void describe('latch-proxy as real processes', { timeout: 180_000 }, () => {
   let echoServer: Server;
   let sinkServer: Server;
   let floodServer: Server;
+  let countServer: Server;
   const echoSockets = new Set<Socket>();
   let main: Serving;
   let short: Serving;
@@ -294,6 +295,16 @@ void describe('latch-proxy as real processes', { timeout: 180_000 }, () => {
       };
       pump();
     });
+    // A target that reads until the client half-closes, then answers with the byte count and closes.
+    countServer = createServer({ allowHalfOpen: true }, (socket) => {
+      echoSockets.add(socket);
+      socket.on('error', () => socket.destroy());
+      let count = 0;
+      socket.on('data', (d: Buffer) => (count += d.length));
+      socket.on('end', () => socket.end(String(count)));
+    });
+    await new Promise<void>((resolve) => countServer.listen(0, '127.0.0.1', resolve));
+    const countPort = (countServer.address() as AddressInfo).port;
     await new Promise<void>((resolve) => sinkServer.listen(0, '127.0.0.1', resolve));
     await new Promise<void>((resolve) => floodServer.listen(0, '127.0.0.1', resolve));
     const sinkPort = (sinkServer.address() as AddressInfo).port;
@@ -306,7 +317,7 @@ void describe('latch-proxy as real processes', { timeout: 180_000 }, () => {
 
     const starter = readFileSync(configFile, 'utf8');
     assert.match(starter, /^resources: \[\]$/m);
-    const resources = `resources:\n  - id: echo\n    target: 127.0.0.1:${echoPort}\n    group: default\n  - id: closed-port\n    target: 127.0.0.1:1\n  - id: sink\n    target: 127.0.0.1:${sinkPort}\n  - id: flood\n    target: 127.0.0.1:${floodPort}\n`;
+    const resources = `resources:\n  - id: echo\n    target: 127.0.0.1:${echoPort}\n    group: default\n  - id: closed-port\n    target: 127.0.0.1:1\n  - id: sink\n    target: 127.0.0.1:${sinkPort}\n  - id: flood\n    target: 127.0.0.1:${floodPort}\n  - id: count\n    target: 127.0.0.1:${countPort}\n`;
     writeFileSync(configFile, starter.replace(/^resources: \[\]$/m, resources).replace('keepaliveInterval: 15s', 'keepaliveInterval: 1s').replace(/maxStreams: \d+/, `maxStreams: ${MAX_STREAMS}`).replace(/initialWindow: \S+/, `initialWindow: ${WINDOW}`));
     writeFileSync(shortConfigFile, readFileSync(configFile, 'utf8').replace('maxDuration: 8h', 'maxDuration: 2s'));
 
@@ -328,7 +339,7 @@ void describe('latch-proxy as real processes', { timeout: 180_000 }, () => {
   after(async () => {
     for (const child of spawned) child.kill('SIGKILL');
     for (const socket of echoSockets) socket.destroy();
-    await Promise.all([echoServer, sinkServer, floodServer].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    await Promise.all([echoServer, sinkServer, floodServer, countServer].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -362,6 +373,7 @@ void describe('latch-proxy as real processes', { timeout: 180_000 }, () => {
       { id: 'closed-port', group: 'default' },
       { id: 'sink', group: 'default' },
       { id: 'flood', group: 'default' },
+      { id: 'count', group: 'default' },
     ]);
     const cert = new X509Certificate(response.certificate);
     assert.ok(cert.verify(new X509Certificate(caPem).publicKey));
@@ -407,7 +419,7 @@ void describe('latch-proxy as real processes', { timeout: 180_000 }, () => {
     const b = await login(main.port, { method: 'password', user: 'alice', password: PASSWORD });
     const ok = await https(main.port, 'GET', ApiPath.RESOURCES, { creds: a });
     assert.equal(ok.status, 200);
-    assert.deepEqual((ok.body as { resources: unknown[] }).resources.length, 4);
+    assert.deepEqual((ok.body as { resources: unknown[] }).resources.length, 5);
     const noCert = await https(main.port, 'GET', ApiPath.RESOURCES, { creds: { token: a.token } });
     assert.equal((noCert.body as { code: string }).code, ErrorCode.CERT_UNKNOWN);
     const crossed = await https(main.port, 'GET', ApiPath.RESOURCES, { creds: { ...a, token: b.token } });
@@ -462,6 +474,20 @@ void describe('latch-proxy as real processes', { timeout: 180_000 }, () => {
       assert.equal(unknown.code, ErrorCode.UNKNOWN_RESOURCE);
       const refused = await streamError(t.mux.openStream('closed-port'));
       assert.equal(refused.code, ErrorCode.DIAL_FAILED);
+
+      // Half-close both ways: the client's FIN reaches the target, the target's answer and FIN come back.
+      const counter = t.mux.openStream('count');
+      const answer = withTimeout(
+        new Promise<string>((resolve, reject) => {
+          let text = '';
+          counter.on('data', (d: Buffer) => (text += d.toString()));
+          counter.on('end', () => resolve(text));
+          counter.on('error', reject);
+        }),
+        'count answer',
+      );
+      counter.end(Buffer.alloc(300_000, 1));
+      assert.equal(await answer, '300000');
 
       // Past maxStreams a stream is refused with STREAM_LIMIT; the session goes on.
       const held = Array.from({ length: MAX_STREAMS }, () => t.mux.openStream('echo'));
