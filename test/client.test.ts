@@ -11,7 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import forge from 'node-forge';
 import { parseDocument } from 'yaml';
+import { ErrorCode, isLatchError } from '../common/errors.ts';
+import { KeyringCredentialStore } from '../main/core/KeyringCredentialStore.ts';
+import { ProfileStore } from '../main/core/Profile.ts';
+import { isSessionGone, ProxyClient } from '../main/core/ProxyClient.ts';
+import { TunnelClient } from '../main/core/TunnelClient.ts';
+import type { TunnelEnd } from '../main/core/TunnelClient.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const NODE = process.execPath;
@@ -52,25 +59,43 @@ function runProcess(args: string[], options: { env?: NodeJS.ProcessEnv; input?: 
   });
 }
 
-/** Waits (bounded) until `child`'s stdout has a line matching `pattern`; resolves with the match. */
+/** Everything each tracked child has printed on stdout so far. */
+const printed = new WeakMap<ChildProcess, { text: string }>();
+
+/** Starts recording a child's stdout, so a wait never misses what arrived before it began. */
+function track(child: ChildProcess): ChildProcess {
+  const record = { text: '' };
+  printed.set(child, record);
+  child.stdout?.on('data', (c: Buffer) => (record.text += c.toString()));
+  children.add(child);
+  return child;
+}
+
+/** Waits (bounded) until a tracked child's stdout matches `pattern`; resolves with the match. */
 function waitForLine(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = STEP_TIMEOUT_MS): Promise<RegExpExecArray> {
+  const record = printed.get(child);
+  if (record === undefined) throw new Error('waitForLine needs a tracked child');
   return new Promise((resolve, reject) => {
-    let seen = '';
-    const onData = (c: Buffer): void => {
-      seen += c.toString();
-      const m = pattern.exec(seen);
+    const check = (): boolean => {
+      const m = pattern.exec(record.text);
       if (m) {
         cleanup();
         resolve(m);
       }
+      return m !== null;
+    };
+    const onData = (): void => {
+      // Runs after track()'s listener (registered first), so the text is current.
+      check();
     };
     const onExit = (code: number | null): void => {
+      if (check()) return;
       cleanup();
-      reject(new Error(`${what} exited (${code}) before printing ${pattern}; output: ${seen}`));
+      reject(new Error(`${what} exited (${code}) before printing ${pattern}; output: ${record.text}`));
     };
     const timer = setTimeout(() => {
       cleanup();
-      reject(new Error(`${what} did not print ${pattern} within ${timeoutMs} ms; output: ${seen}`));
+      reject(new Error(`${what} did not print ${pattern} within ${timeoutMs} ms; output: ${record.text}`));
     }, timeoutMs);
     const cleanup = (): void => {
       clearTimeout(timer);
@@ -79,6 +104,7 @@ function waitForLine(child: ChildProcess, pattern: RegExp, what: string, timeout
     };
     child.stdout?.on('data', onData);
     child.once('exit', onExit);
+    check();
   });
 }
 
@@ -166,6 +192,33 @@ function echoThrough(port: number, payload: Buffer): Promise<Buffer> {
   });
 }
 
+/** A loopback port nothing listens on (bound, then released). */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.listen(0, '127.0.0.1', () => {
+      const port = portOf(probe);
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** A self-signed CA that is not the proxy's. */
+function otherCaPem(): string {
+  const keys = forge.pki.rsa.generateKeyPair({ bits: 2048 });
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = keys.publicKey;
+  cert.serialNumber = '01';
+  cert.validity.notBefore = new Date(Date.now() - 60_000);
+  cert.validity.notAfter = new Date(Date.now() + 86_400_000);
+  const attrs = [{ name: 'commonName', value: 'Not the Latch CA' }];
+  cert.setSubject(attrs);
+  cert.setIssuer(attrs);
+  cert.setExtensions([{ name: 'basicConstraints', cA: true }]);
+  cert.sign(keys.privateKey, forge.md.sha256.create());
+  return forge.pki.certificateToPem(cert);
+}
+
 void describe('latch terminal client against a real proxy', { timeout: 180_000 }, () => {
   let work: string;
   let configFile: string;
@@ -193,15 +246,14 @@ void describe('latch terminal client against a real proxy', { timeout: 180_000 }
     doc.set('resources', [
       { id: 'echo', target: `127.0.0.1:${portOf(echo)}`, group: 'staging' },
       { id: 'other', target: `127.0.0.1:${portOf(echo)}`, group: 'staging' },
+      { id: 'dead', target: `127.0.0.1:${await closedPort()}`, group: 'staging' },
     ]);
     await writeFile(configFile, doc.toString());
     const add = await runProcess([PROXY, 'user', 'add', 'alice', '--config', configFile], { input: `${PASSWORD}\n` });
     assert.equal(add.code, 0, `latch-proxy user add failed: ${add.stderr}`);
-    proxy = spawn(NODE, [PROXY, 'serve', '--config', configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(proxy);
+    proxy = track(spawn(NODE, [PROXY, 'serve', '--config', configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
     proxy.stderr?.resume();
-    const [, url] = await waitForLine(proxy, /listening on (https:\/\/\S+)/, 'latch-proxy serve');
-    const [, fp] = await waitForLine(proxy, /(sha256:[0-9a-f]{64})/, 'latch-proxy serve');
+    const [, url, fp] = await waitForLine(proxy, /listening on (https:\/\/\S+)\n[\s\S]*?(sha256:[0-9a-f]{64})/, 'latch-proxy serve');
     proxyUrl = url ?? '';
     fingerprint = fp ?? '';
     // Enrollment links carry the proxy's public URL; with an ephemeral port it is known only now.
@@ -298,7 +350,7 @@ void describe('latch terminal client against a real proxy', { timeout: 180_000 }
     assert.equal(s['sessionId'], sessionId);
     assert.equal(s['credentials'], 'present');
     assert.ok(typeof s['expiresInMs'] === 'number' && s['expiresInMs'] > 3_600_000);
-    assert.deepEqual((s['resources'] as Array<{ id: string }>).map((x) => x.id).sort(), ['echo', 'other']);
+    assert.deepEqual((s['resources'] as Array<{ id: string }>).map((x) => x.id).sort(), ['dead', 'echo', 'other']);
   });
 
   void test('connect to an unknown resource is a named error before anything listens', async () => {
@@ -309,8 +361,7 @@ void describe('latch terminal client against a real proxy', { timeout: 180_000 }
   });
 
   void test('connect carries bytes to the echo resource and closes cleanly on SIGTERM', async () => {
-    const child = spawn(NODE, [LATCH, 'connect', 'echo', 'other', '--json'], { cwd: ROOT, env: clientEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
+    const child = track(spawn(NODE, [LATCH, 'connect', 'echo', 'other', '--json'], { cwd: ROOT, env: clientEnv, stdio: ['ignore', 'pipe', 'pipe'] }));
     let stderr = '';
     child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
     const lines = await waitForLine(child, /(\{"event":"listening".*\}\n\{"event":"listening".*\})\n/, 'latch connect');
@@ -339,8 +390,7 @@ void describe('latch terminal client against a real proxy', { timeout: 180_000 }
         probe.close(() => resolve(p));
       });
     });
-    const child = spawn(NODE, [LATCH, 'connect', 'echo', 'other', '--port', String(base)], { cwd: ROOT, env: clientEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
+    const child = track(spawn(NODE, [LATCH, 'connect', 'echo', 'other', '--port', String(base)], { cwd: ROOT, env: clientEnv, stdio: ['ignore', 'pipe', 'pipe'] }));
     let stderr = '';
     child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
     const m = await waitForLine(child, /echo {2}127\.0\.0\.1:(\d+)\nother {2}127\.0\.0\.1:(\d+)\n/, 'latch connect --port').catch((err: Error) => {
@@ -354,8 +404,7 @@ void describe('latch terminal client against a real proxy', { timeout: 180_000 }
   });
 
   void test('logout while connected: the proxy ends the tunnel, connect says why, secrets are gone', async () => {
-    const child = spawn(NODE, [LATCH, 'connect', 'echo', '--json'], { cwd: ROOT, env: clientEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
+    const child = track(spawn(NODE, [LATCH, 'connect', 'echo', '--json'], { cwd: ROOT, env: clientEnv, stdio: ['ignore', 'pipe', 'pipe'] }));
     await waitForLine(child, /"event":"listening"/, 'latch connect');
     const ended = waitForLine(child, /(\{"event":"ended".*\})\n/, 'latch connect');
     const r = await latch(['logout']);
@@ -392,6 +441,38 @@ void describe('latch terminal client against a real proxy', { timeout: 180_000 }
     assert.match(reuse.stderr, /LATCH_ERR_ENROLLMENT_INVALID/);
     assert.equal((await latch(['logout'])).code, 0);
     assert.deepEqual((await keychainAccounts()).filter((a) => a.startsWith(`${signedIn.sessionId}:`)), []);
+  });
+
+  void test('core: tunnel end reasons, refused upgrades and per-connection errors are named', async () => {
+    const store = new KeyringCredentialStore({ service: `latch-test-${randomBytes(4).toString('hex')}` });
+    const profiles = new ProfileStore(join(work, 'core-config'));
+    const client = new ProxyClient({ proxyUrl, caFingerprint: fingerprint, store, profiles });
+    const profile = await client.login({ method: 'password', user: 'alice', password: PASSWORD });
+    const { secrets } = await client.signedIn();
+
+    // A proxy certificate that does not chain to the pinned CA is refused.
+    await assert.rejects(TunnelClient.connect({ proxyUrl, caPem: otherCaPem(), secrets }), (err: unknown) => isLatchError(err, ErrorCode.CA_MISMATCH));
+
+    const tunnel = await TunnelClient.connect({ proxyUrl, caPem: profile.caPem, secrets });
+    const ended = new Promise<TunnelEnd>((resolve) => tunnel.once('end', resolve));
+    const failed = new Promise<[string, string]>((resolve) => tunnel.once('connectionError', (id, err) => resolve([id, err.code])));
+    const dead = await tunnel.listen('dead');
+    const socket = net.connect({ host: '127.0.0.1', port: dead.port });
+    socket.on('error', () => undefined);
+    assert.deepEqual(await failed, ['dead', ErrorCode.DIAL_FAILED]);
+
+    const result = await client.logout();
+    assert.equal(result?.proxyConfirmed, true);
+    const end = await ended;
+    assert.equal(end.reason, 'logout');
+    assert.equal(end.local, false);
+    assert.match(end.message, /logged out/);
+    // The listener closed with the tunnel.
+    await assert.rejects(echoThrough(dead.port, Buffer.from('x')));
+
+    // The old credentials are refused from now on, by the API and by the tunnel upgrade.
+    await assert.rejects(TunnelClient.connect({ proxyUrl, caPem: profile.caPem, secrets }), (err: unknown) => isSessionGone(err));
+    assert.deepEqual(await store.list(), []);
   });
 
   void test('logout with the proxy down still wipes the keychain and says so', async () => {
