@@ -1,5 +1,5 @@
 import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { RequestOptions } from 'node:https';
 import { hostname } from 'node:os';
@@ -344,36 +344,43 @@ export class ProxyClient {
     const { proxyUrl, maxResponseBytes, timeoutMs } = this.options;
     return new Promise((resolve, reject) => {
       let settled = false;
+      let req: ClientRequest | undefined;
       const fail = (err: unknown): void => {
         if (settled) return;
         settled = true;
         clearTimeout(deadline);
-        req.destroy();
+        req?.destroy();
         reject(networkError(err, proxyUrl));
       };
       // `timeout` on the request only covers idle sockets; this bounds the whole exchange.
       const deadline = setTimeout(() => {
         fail(new LatchError(ErrorCode.PROXY_UNREACHABLE, `the proxy at ${proxyUrl} did not answer within ${timeoutMs} ms`));
       }, timeoutMs);
-      const req = httpsRequest(request, (res: IncomingMessage) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > maxResponseBytes) {
-            fail(new LatchError(ErrorCode.PROTOCOL, `the proxy's response exceeds ${maxResponseBytes} bytes`));
-            return;
-          }
-          chunks.push(chunk);
+      try {
+        // A key that does not match its certificate makes TLS set-up throw right here.
+        req = httpsRequest(request, (res: IncomingMessage) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > maxResponseBytes) {
+              fail(new LatchError(ErrorCode.PROTOCOL, `the proxy's response exceeds ${maxResponseBytes} bytes`));
+              return;
+            }
+            chunks.push(chunk);
+          });
+          res.on('error', fail);
+          res.on('end', () => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(deadline);
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) });
+          });
         });
-        res.on('error', fail);
-        res.on('end', () => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(deadline);
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) });
-        });
-      });
+      } catch (err) {
+        fail(err);
+        return;
+      }
       req.on('timeout', () => {
         fail(new LatchError(ErrorCode.PROXY_UNREACHABLE, `the proxy at ${proxyUrl} did not answer within ${timeoutMs} ms`));
       });
