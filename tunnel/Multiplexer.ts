@@ -56,6 +56,9 @@ interface MultiplexerEvents {
 
 type Phase = 'opening' | 'pending' | 'open';
 
+/** Window growth leaves the base window of this many future streams free (64 KiB each). */
+const GROWTH_RESERVE_STREAMS = 256;
+
 /** Per-stream protocol state, kept here so MuxStream stays a thin Duplex. */
 interface StreamState {
   stream: MuxStream;
@@ -66,6 +69,9 @@ interface StreamState {
   recvCredit: number;
   /** This stream's current receive window; grows to initialWindow while the budget allows. */
   recvTarget: number;
+  /** Bytes received since the window last grew (growth is earned by moving data). */
+  receivedSinceGrowth: number;
+  grantScheduled: boolean;
   localFin: boolean;
   remoteFin: boolean;
   /** The unsent rest of the chunk the Duplex handed to _write, and its callback. */
@@ -249,7 +255,6 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
     this.#nextStreamId += 2;
     const st = this.#register(id, resourceId, 'opening');
     this.#send(encodeFrame(FrameType.OPEN, Flag.SYN, id, Buffer.from(resourceId, 'utf8')));
-    this.#grant(st, true, 0);
     return st.stream;
   }
 
@@ -337,18 +342,26 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
 
   /**
    * Grants the peer credit for what the consumer has read. Coalesced: only once at least half of
-   * the window is free, unless `force`. The window grows to initialWindow while the session's
-   * budget (maxBufferedBytes) has room; it never shrinks below what was granted.
+   * the window is free, unless `force` (accept, which must answer even with 0).
+   *
+   * Windows start at INITIAL_WINDOW and grow only for streams that move data: each time a
+   * stream has received twice its window, the window doubles, up to initialWindow (as TCP
+   * receive-buffer autotuning does). Growth never takes the base windows still reserved for
+   * streams that may yet open, so a few bulk streams cannot lock out new ones. Windows never
+   * shrink once granted.
    */
   #grant(st: StreamState, force: boolean, flags: number): void {
     if (st.remoteFin || this.#closed || this.#streams.get(st.stream.id) !== st) return;
     // Before accept() the peer has only the initial window: no invitation to send more.
     if (st.phase === 'pending' && flags !== Flag.ACK) return;
-    if (st.recvTarget < this.options.initialWindow) {
-      const grow = Math.min(this.options.initialWindow - st.recvTarget, this.options.maxBufferedBytes - this.#committed);
+    if (st.recvTarget < this.options.initialWindow && st.receivedSinceGrowth >= 2 * st.recvTarget) {
+      const reserve = Math.min(this.options.maxStreams - this.#streams.size, GROWTH_RESERVE_STREAMS) * INITIAL_WINDOW;
+      const room = this.options.maxBufferedBytes - reserve - this.#committed;
+      const grow = Math.min(st.recvTarget, this.options.initialWindow - st.recvTarget, room);
       if (grow > 0) {
         st.recvTarget += grow;
         this.#committed += grow;
+        st.receivedSinceGrowth = 0;
       }
     }
     const delta = st.recvTarget - st.recvCredit - st.stream.readableLength;
@@ -369,6 +382,8 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
       sendWindow: INITIAL_WINDOW,
       recvCredit: INITIAL_WINDOW,
       recvTarget: INITIAL_WINDOW,
+      receivedSinceGrowth: 0,
+      grantScheduled: false,
       localFin: false,
       remoteFin: false,
       chunk: undefined,
@@ -392,9 +407,15 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
     return st?.stream === stream ? st : undefined;
   }
 
+  /** Coalesced into one microtask per stream: a flowing stream calls read() once per chunk. */
   #onStreamRead(stream: MuxStream): void {
     const st = this.#state(stream);
-    if (st) this.#grant(st, false, 0);
+    if (!st || st.grantScheduled) return;
+    st.grantScheduled = true;
+    queueMicrotask(() => {
+      st.grantScheduled = false;
+      this.#grant(st, false, 0);
+    });
   }
 
   #onStreamWrite(stream: MuxStream, chunk: Buffer, cb: (err?: Error | null) => void): void {
@@ -553,6 +574,7 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
       throw new LatchError(ErrorCode.FLOW_CONTROL, `stream ${streamId}: ${payload.length} bytes sent with ${st.recvCredit} bytes of credit`);
     }
     st.recvCredit -= payload.length;
+    st.receivedSinceGrowth += payload.length;
     if (payload.length > 0) st.stream.push(payload);
     if (flags & Flag.FIN) {
       st.remoteFin = true;

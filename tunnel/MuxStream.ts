@@ -13,6 +13,7 @@ import { ResetCode } from './constants.ts';
 
 /** The multiplexer's side of a stream. Not part of the public API. */
 export interface StreamHost {
+  /** The consumer read (or wants to read): grant credit for what left the buffer. */
   read(stream: MuxStream): void;
   write(stream: MuxStream, chunk: Buffer, callback: (err?: Error | null) => void): void;
   final(stream: MuxStream, callback: (err?: Error | null) => void): void;
@@ -59,6 +60,17 @@ export class MuxStream extends Duplex {
   /** Abort the stream in both directions and tell the peer (RST with `code`). */
   reset(code: ResetCode = ResetCode.CANCEL): void {
     this.#host.reset(this, code);
+  }
+
+  /**
+   * Every consumption goes through read() (flowing mode, pipe() and async iteration call it
+   * too), so this is where credit is earned. _read alone is not enough: Node calls it before
+   * taking bytes out of the buffer, and not again until the next push.
+   */
+  override read(size?: number): unknown {
+    const chunk: unknown = super.read(size);
+    if (chunk !== null) this.#host.read(this);
+    return chunk;
   }
 
   override _read(): void {
