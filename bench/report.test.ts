@@ -1,0 +1,41 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { type PathSamples, emptySamples, formatTable, formatTargets, median } from './report.ts';
+
+function path(name: string, bulk: number[], p50: number[], concurrency: number[]): PathSamples {
+  const samples = emptySamples();
+  samples.bulk.push(...bulk);
+  samples.p50.push(...p50);
+  samples.p99.push(...p50.map((v) => v * 3));
+  samples.concurrency.push(...concurrency);
+  return { name, description: name, samples, errors: [], memory: [] };
+}
+
+const shape = { reps: 3, bulkBytes: 2 ** 30, roundTrips: 10_000, connections: 500, bytesPerConnection: 65_536 };
+
+test('median of odd and even counts, none for no samples', () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.equal(median([]), null);
+});
+
+test('the table shows medians and Latch ratios to direct and ssh', () => {
+  const table = formatTable(
+    [path('direct', [1000, 2000, 1500], [30, 31, 29], [300, 310, 290]), path('ssh', [300, 310, 290], [130, 120, 140], [800, 810, 790]), path('latch', [330, 300, 360], [100, 120, 110], [700, 720, 680])],
+    shape,
+  );
+  const bulkRow = table.split('\n').find((l) => l.startsWith('bulk 1 GiB'));
+  assert.ok(bulkRow !== undefined, table);
+  // medians 1500, 300, 330; latch/direct 0.22×, latch/ssh 1.10×
+  assert.match(bulkRow, /1500\s+300\s+330\s+0\.22×\s+1\.10×$/);
+  assert.match(table, /ping-pong 64 B ×10000 p50, µs ↓\s+30\s+130\s+110\s+3\.67×\s+0\.85×/);
+});
+
+test('targets say met or MISS from the medians; a missing path is "not measured"', () => {
+  const met = formatTargets([path('direct', [1000], [30], [300]), path('ssh', [300], [130], [800]), path('latch', [330], [110], [700])]);
+  assert.doesNotMatch(met, /MISS/);
+  const missed = formatTargets([path('direct', [3000], [30], [300]), path('ssh', [300], [130], [800]), path('latch', [290], [140], [900])]);
+  assert.equal(missed.match(/MISS/g)?.length, 4);
+  const partial = formatTargets([path('direct', [1000], [30], [300]), path('latch', [330], [110], [700])]);
+  assert.match(partial, /Latch bulk ≥ 1\.0× ssh -L: not measured/);
+});
