@@ -55,6 +55,8 @@ export const ErrorCode = {
   WIPE_FAILED: 'LATCH_ERR_WIPE_FAILED',
   // Session timers (proxy/session): a renew past the policy's maxRenewals
   RENEWAL_LIMIT: 'LATCH_ERR_RENEWAL_LIMIT',
+  // Sign-in (proxy/): too many failed password attempts for one user from one address
+  RATE_LIMITED: 'LATCH_ERR_RATE_LIMITED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
