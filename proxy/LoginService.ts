@@ -3,6 +3,7 @@ import type { LoginRequest, LoginResponse, ResourceInfo } from '../common/api.ts
 import { ErrorCode, LatchError } from '../common/errors.ts';
 import type { CertificateAuthority } from './CertificateAuthority.ts';
 import { parseCsr } from './CertificateAuthority.ts';
+import { LoginThrottle } from './LoginThrottle.ts';
 import { verifyPassword } from './passwords.ts';
 import type { Store } from './Store.ts';
 
@@ -17,6 +18,7 @@ export interface LoginServiceOptions {
   maxDurationMs: number;
   resources: () => ResourceInfo[];
   now?: () => number;
+  throttle?: LoginThrottle;
 }
 
 const MAX_FIELD = 4096;
@@ -42,14 +44,16 @@ export function parseLoginRequest(body: unknown): LoginRequest {
 export class LoginService {
   private readonly options: LoginServiceOptions;
   private readonly now: () => number;
+  private readonly throttle: LoginThrottle;
 
   constructor(options: LoginServiceOptions) {
     this.options = options;
     this.now = options.now ?? Date.now;
+    this.throttle = options.throttle ?? new LoginThrottle({ now: this.now });
   }
 
   /** Returns the response and the certificate serial (for logging); throws LatchError. */
-  async login(body: unknown): Promise<{ response: LoginResponse; serial: string }> {
+  async login(body: unknown, remoteAddress = 'unknown'): Promise<{ response: LoginResponse; serial: string }> {
     const request = parseLoginRequest(body);
     // Check the CSR before spending a one-time code on a request that cannot succeed.
     parseCsr(request.csr);
@@ -57,9 +61,14 @@ export class LoginService {
 
     let user: string;
     if (request.method === 'password') {
+      this.throttle.check(remoteAddress, request.user);
       const ok = await verifyPassword(request.password, store.passwordHash(request.user));
       // One message for unknown user and wrong password: no user enumeration.
-      if (!ok) throw new LatchError(ErrorCode.AUTH_REJECTED, 'unknown user or wrong password');
+      if (!ok) {
+        this.throttle.failed(remoteAddress, request.user);
+        throw new LatchError(ErrorCode.AUTH_REJECTED, 'unknown user or wrong password');
+      }
+      this.throttle.succeeded(remoteAddress, request.user);
       user = request.user;
     } else {
       const owner = store.consumeEnrollment(request.code, this.now());

@@ -284,7 +284,7 @@ export class ProxyServer {
     try {
       const body = await readJsonBody(req);
       if (typeof body === 'object' && body !== null && typeof (body as { user?: unknown }).user === 'string') user = (body as { user: string }).user.slice(0, 64);
-      const { response, serial } = await this.login.login(body);
+      const { response, serial } = await this.login.login(body, remote);
       this.log.info('session.started', { session: response.sessionId, user: response.user, remote, serial, expiresInMs: response.expiresInMs });
       sendJson(res, 200, response);
     } catch (err) {

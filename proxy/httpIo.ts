@@ -20,6 +20,7 @@ const STATUS_FOR: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.CERT_REVOKED]: 403,
   [ErrorCode.SESSION_ENDED]: 403,
   [ErrorCode.NOT_FOUND]: 404,
+  [ErrorCode.RATE_LIMITED]: 429,
 };
 
 export function statusFor(err: LatchError): number {
