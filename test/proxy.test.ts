@@ -403,6 +403,17 @@ void describe('latch-proxy as real processes', { timeout: 180_000 }, () => {
     assert.equal((wrong.body as { code: string }).code, ErrorCode.AUTH_REJECTED);
   });
 
+  void it('repeated wrong passwords for one user from one address are RATE_LIMITED', async () => {
+    const { csrPem } = makeKeyAndCsr();
+    const attempt = (): Promise<HttpResult> => https(main.port, 'POST', ApiPath.LOGIN, { body: { method: 'password', user: 'mallory', password: 'guess-guess', csr: csrPem } });
+    const codes: string[] = [];
+    for (let i = 0; i < 11; i++) codes.push(((await attempt()).body as { code: string }).code);
+    assert.ok(codes.slice(0, 9).every((c) => c === ErrorCode.AUTH_REJECTED), codes.join());
+    const last = await attempt();
+    assert.equal(last.status, 429);
+    assert.equal((last.body as { code: string }).code, ErrorCode.RATE_LIMITED);
+  });
+
   void it('an enrollment code signs in once; reusing it is ENROLLMENT_INVALID', async () => {
     const first = await login(main.port, { method: 'enrollment', code: enrollmentCode });
     assert.equal(first.response.user, 'alice');
