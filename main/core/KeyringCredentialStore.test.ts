@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { ErrorCode, isLatchError } from '../../common/errors.ts';
 import { KeyringCredentialStore } from './KeyringCredentialStore.ts';
 import { loadSessionSecrets, saveSessionSecrets, wipeSessionSecrets } from './SessionSecrets.ts';
+import { startDbus } from '../../test/support/startDbus.ts';
 
 const run = promisify(execFile);
 
@@ -82,20 +87,19 @@ void test('no session bus: every operation is KEYCHAIN_UNAVAILABLE with a clear 
   await assert.rejects(store.list(), check);
 });
 
-void test('a bus without a Secret Service (or a dead bus) is KEYCHAIN_UNAVAILABLE, not a fallback', async () => {
-  const store = new KeyringCredentialStore({ service: service(), env: { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' } });
-  // The process env still points the binding at the real bus; run the probe in a child whose
-  // environment has only the dead bus, the way a user without a keychain would.
+/** Runs the availability probe in a child process whose environment is exactly `env`. */
+async function probeIn(env: NodeJS.ProcessEnv): Promise<{ out: string; ms: number }> {
+  const started = Date.now();
   const child = spawn(
     process.execPath,
     [
       '--input-type=module',
       '-e',
       `import { KeyringCredentialStore } from ${JSON.stringify(new URL('./KeyringCredentialStore.ts', import.meta.url).href)};
-       try { await new KeyringCredentialStore({ service: ${JSON.stringify(store.service)} }).assertAvailable(); process.stdout.write('available'); }
+       try { await new KeyringCredentialStore({ service: ${JSON.stringify(service())} }).assertAvailable(); process.stdout.write('available'); }
        catch (e) { process.stdout.write(String(e.code) + ' ' + e.message); }`,
     ],
-    { env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' } },
+    { env: { PATH: process.env['PATH'] ?? '', ...env } },
   );
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -110,5 +114,51 @@ void test('a bus without a Secret Service (or a dead bus) is KEYCHAIN_UNAVAILABL
     });
   });
   assert.equal(code, 0);
+  return { out, ms: Date.now() - started };
+}
+
+void test('a dead bus is KEYCHAIN_UNAVAILABLE, not a fallback to another store', async () => {
+  const { out } = await probeIn({ HOME: tmpdir(), DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' });
   assert.match(out, /^LATCH_ERR_KEYCHAIN_UNAVAILABLE .*Secret Service/);
+});
+
+void test('a bus with no Secret Service on it is KEYCHAIN_UNAVAILABLE', async () => {
+  const bus = await startDbus({ reuse: false });
+  try {
+    const { out } = await probeIn({ HOME: tmpdir(), DBUS_SESSION_BUS_ADDRESS: bus.address });
+    assert.match(out, /^LATCH_ERR_KEYCHAIN_UNAVAILABLE .*Secret Service/);
+  } finally {
+    await bus.stop();
+  }
+});
+
+void test('a locked keyring is KEYCHAIN_UNAVAILABLE, promptly', async () => {
+  const bus = await startDbus({ reuse: false });
+  const home = await mkdtemp(join(tmpdir(), 'latch-keyring-home-'));
+  const runtime = await mkdtemp(join(tmpdir(), 'latch-keyring-run-'));
+  const env = { PATH: process.env['PATH'] ?? '', HOME: home, XDG_RUNTIME_DIR: runtime, DBUS_SESSION_BUS_ADDRESS: bus.address };
+  // --foreground keeps the daemon our child, so we stop it by its PID.
+  const keyring = spawn('gnome-keyring-daemon', ['--foreground', '--unlock', '--components=secrets'], { env, stdio: ['pipe', 'ignore', 'ignore'] });
+  keyring.stdin.end('unlock-me');
+  try {
+    const owned = async (): Promise<boolean> => {
+      const { stdout } = await run('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.NameHasOwner', 'string:org.freedesktop.secrets'], { env, timeout: 5_000 });
+      return stdout.includes('boolean true');
+    };
+    const deadline = Date.now() + 10_000;
+    while (!(await owned())) {
+      assert.ok(Date.now() < deadline, 'gnome-keyring did not take org.freedesktop.secrets within 10 s');
+      await sleep(50);
+    }
+    assert.match((await probeIn(env)).out, /^available$/, 'unlocked, the keyring works');
+    await run('gdbus', ['call', '--session', '--dest', 'org.freedesktop.secrets', '--object-path', '/org/freedesktop/secrets', '--method', 'org.freedesktop.Secret.Service.Lock', "[objectpath '/org/freedesktop/secrets/collection/login']"], { env, timeout: 5_000 });
+    const { out, ms } = await probeIn(env);
+    assert.match(out, /^LATCH_ERR_KEYCHAIN_UNAVAILABLE .*unlock/);
+    assert.ok(ms < 15_000, `took ${ms} ms`);
+  } finally {
+    keyring.kill('SIGTERM');
+    await bus.stop();
+    await rm(home, { recursive: true, force: true });
+    await rm(runtime, { recursive: true, force: true });
+  }
 });
