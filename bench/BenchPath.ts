@@ -8,6 +8,8 @@ export interface ProcessMemory {
   label: string;
   /** Peak resident set size (VmHWM) in bytes, or null when it could not be read. */
   peakRssBytes: number | null;
+  /** Resident set size right after start-up (before any load), for comparison. */
+  startRssBytes?: number | null;
 }
 
 export interface BenchPath {

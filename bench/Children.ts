@@ -137,9 +137,18 @@ export class Children {
 
 /** Peak resident set size (VmHWM) of a live process, in bytes; null once it is gone. */
 export function peakRss(pid: number): number | null {
+  return statusKb(pid, 'VmHWM');
+}
+
+/** Current resident set size (VmRSS) of a live process, in bytes; null once it is gone. */
+export function currentRss(pid: number): number | null {
+  return statusKb(pid, 'VmRSS');
+}
+
+function statusKb(pid: number, field: string): number | null {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
+    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
     return match?.[1] !== undefined ? Number(match[1]) * 1024 : null;
   } catch {
     return null;

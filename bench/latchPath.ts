@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
-import { type Children, cpuSeconds, peakRss } from './Children.ts';
+import { type Children, cpuSeconds, currentRss, peakRss } from './Children.ts';
 import type { BenchPath, TargetPorts } from './BenchPath.ts';
 import type { Endpoint } from './loadgen.ts';
 
@@ -64,6 +64,8 @@ export async function startLatchPath(children: Children, targets: TargetPorts, o
   };
   const sink = await listening('sink');
   const echo = await listening('echo');
+  const clientStartRss = currentRss(client.pid);
+  const proxyStartRss = currentRss(proxy.pid);
 
   return {
     name: 'latch',
@@ -71,8 +73,8 @@ export async function startLatchPath(children: Children, targets: TargetPorts, o
     sink,
     echo,
     memory: () => [
-      { label: 'latch connect (client)', peakRssBytes: peakRss(client.pid) },
-      { label: 'latch-proxy serve', peakRssBytes: peakRss(proxy.pid) },
+      { label: 'latch connect (client)', peakRssBytes: peakRss(client.pid), startRssBytes: clientStartRss },
+      { label: 'latch-proxy serve', peakRssBytes: peakRss(proxy.pid), startRssBytes: proxyStartRss },
     ],
     relayCpuSeconds: () => cpuSeconds(client.pid) + cpuSeconds(proxy.pid),
     diagnostics: () => [`latch connect: ${client.describeExit()}: ${client.tail()}`, `latch-proxy serve: ${proxy.describeExit()}: ${proxy.tail()}`].join('\n'),

@@ -117,8 +117,9 @@ export function formatMemory(paths: readonly PathSamples[]): string {
   const lines: string[] = [];
   for (const p of paths) {
     for (const m of p.memory) {
-      const mib = m.peakRssBytes === null ? '—' : `${(m.peakRssBytes / 1024 / 1024).toFixed(1)} MiB`;
-      lines.push(`  ${p.name.padEnd(7)} ${m.label.padEnd(24)} ${mib}`);
+      const mib = (bytes: number | null): string => (bytes === null ? '—' : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
+      const start = m.startRssBytes === undefined ? '' : `  (${mib(m.startRssBytes)} after start-up)`;
+      lines.push(`  ${p.name.padEnd(7)} ${m.label.padEnd(24)} ${mib(m.peakRssBytes).padStart(10)}${start}`);
     }
   }
   return lines.join('\n');
