@@ -96,7 +96,9 @@ type Measure = (path: BenchPath, timeoutMs: number) => Promise<Partial<Record<Me
 async function main(): Promise<number> {
   let settings: Settings;
   try {
-    settings = parseSettings(process.argv.slice(2));
+    // `node scripts/run.mjs bench -- --reps 1` passes the separator through; npm eats it.
+    const argv = process.argv.slice(2);
+    settings = parseSettings(argv[0] === '--' ? argv.slice(1) : argv);
   } catch (err) {
     console.error(`bench: ${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
     return 2;
