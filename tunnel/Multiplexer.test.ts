@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
-import { duplexPair } from 'node:stream';
+import { Writable, duplexPair } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import forge from 'node-forge';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -361,6 +361,78 @@ for (const kind of KINDS) {
       const got = await collect(serverStream, 30_000);
       await writing;
       assert.equal(sha(got), sha(data));
+    });
+
+    void test('every way of consuming earns credit: paused read(), a slow pipe, async iteration', async () => {
+      const { client, server } = await pair();
+      const size = 2 * 1024 * 1024; // many windows' worth at the 64 KiB starting window
+      const consumers: Record<string, (s: MuxStream) => Promise<Buffer>> = {
+        // Let a full window pile up unread, then drain it with read() in paused mode.
+        paused: async (s) => {
+          await sleep(100);
+          const chunks: Buffer[] = [];
+          return new Promise<Buffer>((resolve) => {
+            const drain = (): void => {
+              for (let c = s.read() as Buffer | null; c !== null; c = s.read() as Buffer | null) chunks.push(c);
+            };
+            s.on('readable', drain);
+            s.on('end', () => resolve(Buffer.concat(chunks)));
+            drain();
+          });
+        },
+        slowPipe: (s) =>
+          new Promise<Buffer>((resolve, reject) => {
+            const chunks: Buffer[] = [];
+            const sink = new Writable({
+              highWaterMark: 1024,
+              write(chunk: Buffer, _enc, cb) {
+                chunks.push(chunk);
+                setImmediate(cb);
+              },
+            });
+            sink.on('finish', () => resolve(Buffer.concat(chunks)));
+            sink.on('error', reject);
+            s.pipe(sink);
+          }),
+        iterate: async (s) => {
+          const chunks: Buffer[] = [];
+          for await (const c of s) chunks.push(c as Buffer);
+          return Buffer.concat(chunks);
+        },
+      };
+      for (const [name, consume] of Object.entries(consumers)) {
+        const received = new Promise<Buffer>((resolve, reject) => {
+          server.once('stream', (s) => {
+            s.accept();
+            consume(s).then(resolve, reject);
+          });
+        });
+        const data = randomBytes(size);
+        const c = client.openStream(name);
+        const progress = { written: 0 };
+        const done = Promise.all([received, writeAll(c, data, progress, 64 * 1024)]).then(([got]) => got);
+        let timer: NodeJS.Timeout | undefined;
+        const stalled = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`${name}: stalled after ${progress.written} of ${size} bytes`)), 20_000);
+        });
+        const got = await Promise.race([done, stalled]).finally(() => clearTimeout(timer));
+        assert.equal(sha(got), sha(data), `${name} consumer got ${got.length} of ${size} bytes`);
+      }
+    });
+
+    void test('300 concurrent connections fit with default options (windows grow only for bulk streams)', async () => {
+      const { client, server } = await pair();
+      echo(server);
+      const ok = await Promise.all(
+        Array.from({ length: 300 }, async (_, i) => {
+          const s = client.openStream(`c${i}`);
+          const data = randomBytes(64 * 1024);
+          const back = collect(s, 30_000);
+          s.end(data);
+          return sha(await back) === sha(data);
+        }),
+      );
+      assert.equal(ok.filter(Boolean).length, 300);
     });
 
     void test('a hand-crafted frame overrunning the window closes with FLOW_CONTROL', async () => {
