@@ -72,7 +72,7 @@ export class BenchChild {
   }
 
   async wait(timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    const timedOut = await Promise.race([this.exitPromise.then(() => false), sleep(timeoutMs).then(() => true)]);
+    const timedOut = await Promise.race([this.exitPromise.then(() => false), sleep(timeoutMs, undefined, { ref: false }).then(() => true)]);
     if (timedOut || this.exited === null) throw new Error(`${this.name} did not exit within ${timeoutMs} ms: ${this.tail()}`);
     return this.exited;
   }
@@ -80,10 +80,10 @@ export class BenchChild {
   async stop(graceMs = 5_000): Promise<void> {
     if (!this.alive) return;
     this.proc.kill('SIGTERM');
-    const gone = await Promise.race([this.exitPromise.then(() => true), sleep(graceMs).then(() => false)]);
+    const gone = await Promise.race([this.exitPromise.then(() => true), sleep(graceMs, undefined, { ref: false }).then(() => false)]);
     if (!gone && this.alive) {
       this.proc.kill('SIGKILL');
-      await Promise.race([this.exitPromise, sleep(2_000)]);
+      await Promise.race([this.exitPromise, sleep(2_000, undefined, { ref: false })]);
     }
   }
 
