@@ -119,9 +119,9 @@ function exitOf(child: ChildProcess, timeoutMs = STEP_TIMEOUT_MS): Promise<numbe
   });
 }
 
-/** Secret Service items of service `latch`, as secret-tool (not our binding) sees them. */
-async function keychainAccounts(): Promise<string[]> {
-  const { stdout, stderr } = await execFileP('secret-tool', ['search', '--all', 'service', 'latch'], { timeout: 10_000 });
+/** Secret Service items of a service (`latch` by default), as secret-tool (not our binding) sees them. */
+async function keychainAccounts(service = 'latch'): Promise<string[]> {
+  const { stdout, stderr } = await execFileP('secret-tool', ['search', '--all', 'service', service], { timeout: 10_000 });
   return [...`${stdout}\n${stderr}`.matchAll(/^attribute\.username = (.*)$/gm)].map((m) => m[1] ?? '').sort();
 }
 
@@ -281,12 +281,16 @@ void describe('latch terminal client against a real proxy', { timeout: 180_000 }
 
   void test('a wrong CA fingerprint is CA_MISMATCH and nothing is stored', async () => {
     const wrong = `sha256:${randomBytes(32).toString('hex')}`;
-    const before = await keychainAccounts();
-    const r = await latch(['login', '--proxy', proxyUrl, '--ca-fingerprint', wrong, '--user', 'alice'], `${PASSWORD}\n`);
+    // A keychain service of its own, so "nothing stored" cannot be confused by other suites.
+    const service = `latch-e2e-${randomBytes(4).toString('hex')}`;
+    const r = await latch(['login', '--proxy', proxyUrl, '--ca-fingerprint', wrong, '--user', 'alice'], `${PASSWORD}\n`, {
+      ...clientEnv,
+      LATCH_KEYCHAIN_SERVICE: service,
+    });
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /^latch: LATCH_ERR_CA_MISMATCH: /m);
     assert.deepEqual(await filesUnder(configDir), []);
-    assert.deepEqual(await keychainAccounts(), before);
+    assert.deepEqual(await keychainAccounts(service), []);
   });
 
   void test('a bad password is AUTH_REJECTED', async () => {
@@ -297,14 +301,14 @@ void describe('latch terminal client against a real proxy', { timeout: 180_000 }
   });
 
   void test('without a keychain, login is KEYCHAIN_UNAVAILABLE and writes nothing anywhere', async () => {
-    const env: NodeJS.ProcessEnv = { ...clientEnv, LATCH_CONFIG_DIR: join(work, 'no-keychain') };
+    const service = `latch-e2e-${randomBytes(4).toString('hex')}`;
+    const env: NodeJS.ProcessEnv = { ...clientEnv, LATCH_CONFIG_DIR: join(work, 'no-keychain'), LATCH_KEYCHAIN_SERVICE: service };
     delete env['DBUS_SESSION_BUS_ADDRESS'];
-    const before = await keychainAccounts();
     const r = await latch(['login', '--proxy', proxyUrl, '--ca-fingerprint', fingerprint, '--user', 'alice'], `${PASSWORD}\n`, env);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^latch: LATCH_ERR_KEYCHAIN_UNAVAILABLE: .*never stores secrets in files/m);
     assert.deepEqual(await filesUnder(join(work, 'no-keychain')), []);
-    assert.deepEqual(await keychainAccounts(), before);
+    assert.deepEqual(await keychainAccounts(service), []);
   });
 
   let sessionId = '';

@@ -37,8 +37,8 @@ export const USAGE = `usage:
   ${LOGOUT_USAGE}
 
   The password for --user is the first line of stdin (not echoed on a terminal).
-  Secrets live only in the OS keychain; the profile is in $LATCH_CONFIG_DIR,
-  $XDG_CONFIG_HOME/latch or ~/.config/latch.
+  Secrets live only in the OS keychain (service "latch", or $LATCH_KEYCHAIN_SERVICE);
+  the profile is in $LATCH_CONFIG_DIR, $XDG_CONFIG_HOME/latch or ~/.config/latch.
 
 exit codes:
   0 ok   1 error   2 usage
@@ -80,6 +80,12 @@ function toLatchError(err: unknown): LatchError {
   return new LatchError(ErrorCode.INTERNAL, err instanceof Error ? (err.stack ?? err.message) : String(err));
 }
 
+/** `latch` unless LATCH_KEYCHAIN_SERVICE names another service (two independent profiles, tests). */
+function keychainService(env: NodeJS.ProcessEnv): string {
+  const name = env['LATCH_KEYCHAIN_SERVICE'];
+  return name === undefined || name === '' ? 'latch' : name;
+}
+
 /** The process host: real stdio, the OS keychain, the profile directory, signals. */
 export async function run(argv: string[] = process.argv.slice(2)): Promise<never> {
   const interrupted = new Promise<string>((resolve) => {
@@ -92,7 +98,7 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<never
     stdin: process.stdin,
     stdout: process.stdout,
     stderr: process.stderr,
-    store: new KeyringCredentialStore({ env: process.env }),
+    store: new KeyringCredentialStore({ env: process.env, service: keychainService(process.env) }),
     profiles: new ProfileStore(configDir(process.env)),
     now: Date.now,
     interrupted,
