@@ -6,10 +6,10 @@ import { hostname } from 'node:os';
 import forge from 'node-forge';
 import { ApiPath } from '../../common/api.ts';
 import type { LoginRequest, LoginResponse, ResourceInfo, ResourcesResponse } from '../../common/api.ts';
-import { deserializeError, ErrorCode, isLatchError, LatchError } from '../../common/errors.ts';
+import { ErrorCode, isLatchError, LatchError } from '../../common/errors.ts';
 import type { CredentialStore } from './CredentialStore.ts';
 import { normalizeFingerprint, normalizeProxyUrl } from './Enrollment.ts';
-import { networkError } from './networkError.ts';
+import { errorFromBody, networkError } from './networkError.ts';
 import type { Profile, ProfileSession, ProfileStore } from './Profile.ts';
 import { loadSessionSecrets, saveSessionSecrets, wipeSessionSecrets } from './SessionSecrets.ts';
 import type { SessionSecrets } from './SessionSecrets.ts';
@@ -337,7 +337,7 @@ export class ProxyClient {
     } catch {
       throw new LatchError(ErrorCode.PROTOCOL, `the proxy answered ${method} ${path} with HTTP ${status} and no error body`);
     }
-    throw deserializeError(parsed);
+    throw errorFromBody(parsed);
   }
 
   #exchange(request: RequestOptions, payload: Buffer | undefined): Promise<{ status: number; body: Buffer }> {

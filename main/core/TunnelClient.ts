@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import { ApiPath, SUBPROTOCOL } from '../../common/api.ts';
 import { CloseCode, reasonForCloseCode } from '../../common/closeCodes.ts';
 import type { EndReason } from '../../common/closeCodes.ts';
-import { deserializeError, ErrorCode, LatchError } from '../../common/errors.ts';
+import { ErrorCode, LatchError } from '../../common/errors.ts';
 import type { ErrorCode as ErrorCodeType } from '../../common/errors.ts';
 import { parseServerMessage } from '../../common/session.ts';
 import type { ClientMessage, ServerMessage } from '../../common/session.ts';
@@ -14,7 +14,7 @@ import { Multiplexer } from '../../tunnel/Multiplexer.ts';
 import type { MultiplexerOptions } from '../../tunnel/Multiplexer.ts';
 import { WebSocketTransport, wsMaxPayload } from '../../tunnel/WebSocketTransport.ts';
 import { describeEnd } from './describeEnd.ts';
-import { networkError } from './networkError.ts';
+import { errorFromBody, networkError } from './networkError.ts';
 import type { SessionSecrets } from './SessionSecrets.ts';
 
 export interface TunnelClientOptions {
@@ -267,7 +267,7 @@ function readRefusal(res: IncomingMessage): Promise<LatchError> {
       clearTimeout(timer);
       try {
         const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        const err = deserializeError(parsed);
+        const err = errorFromBody(parsed);
         resolve(err.code === ErrorCode.PROTOCOL && !(typeof parsed === 'object' && parsed !== null && 'code' in parsed) ? fallback() : err);
       } catch {
         resolve(fallback());

@@ -1,4 +1,6 @@
-import { ErrorCode, LatchError } from '../../common/errors.ts';
+import type { EndReason } from '../../common/closeCodes.ts';
+import { deserializeError, ErrorCode, LatchError } from '../../common/errors.ts';
+import { describeEnd } from './describeEnd.ts';
 
 /** Socket-level failures: the proxy is down, unreachable or went away mid-request. */
 const UNREACHABLE = new Set([
@@ -49,4 +51,19 @@ export function networkError(err: unknown, proxyUrl: string): LatchError {
     );
   }
   return new LatchError(ErrorCode.PROXY_UNREACHABLE, `request to the proxy at ${proxyUrl} failed: ${detail}`, { cause: err });
+}
+
+const END_REASONS: ReadonlySet<string> = new Set(['idle', 'absolute', 'revoked', 'logout', 'replaced', 'error']);
+
+/**
+ * Rebuilds the proxy's `{code, message, reason?}` error body. Refusals of an ended session carry
+ * the reason it ended; the message then says it in plain words.
+ */
+export function errorFromBody(body: unknown): LatchError {
+  const err = deserializeError(body);
+  const reason = (body as { reason?: unknown } | null)?.reason;
+  if (typeof reason === 'string' && END_REASONS.has(reason)) {
+    return new LatchError(err.code, describeEnd(reason as EndReason, err.message));
+  }
+  return err;
 }
