@@ -147,4 +147,93 @@ resources:
     assert.throws(() => parseSize('0'), /positive size/);
     assert.throws(() => parseSize('1.5MiB'), /positive size/);
   });
+
+  void it('builds the policies: session.maxDuration feeds the default, groups.default overrides it, groups inherit', () => {
+    const config = parseConfig(
+      `${MINIMAL}session:
+  maxDuration: 4h
+groups:
+  default:
+    idleTimeout: 20m
+  production:
+    idleTimeout: 15m
+    maxDuration: 1h
+    maxRenewals: 2
+    activity: input+traffic
+    onLock: end
+  staging:
+resources:
+  - id: db
+    target: 127.0.0.1:5432
+    group: production
+`,
+      '/x/p.yaml',
+    );
+    const { defaultPolicy, groups } = config.policies;
+    assert.equal(defaultPolicy.maxDurationMs, 4 * 3_600_000);
+    assert.equal(defaultPolicy.idleTimeoutMs, 20 * 60_000);
+    assert.deepEqual(groups.get('production'), { idleTimeoutMs: 15 * 60_000, maxDurationMs: 3_600_000, warnBeforeMs: 2 * 60_000, maxRenewals: 2, activity: 'input+traffic', onLock: 'end' });
+    assert.equal(groups.get('staging')?.idleTimeoutMs, 20 * 60_000, 'an empty group inherits the default');
+    assert.equal(config.audit.file, '/x/audit.jsonl');
+    assert.equal(config.audit.stdout, false);
+    assert.equal(config.audit.webhook, null);
+  });
+
+  void it('a short session.maxDuration shrinks the built-in idle timeout and warning to fit', () => {
+    const config = parseConfig(`${MINIMAL}session:
+  maxDuration: 2s
+`, '/x/p.yaml');
+    assert.deepEqual([config.policies.defaultPolicy.maxDurationMs, config.policies.defaultPolicy.idleTimeoutMs, config.policies.defaultPolicy.warnBeforeMs], [2000, 2000, 1000]);
+  });
+
+  void it('reports policy mistakes with the key path and line; an inherited conflict points at the group', () => {
+    const bad = configError(`${MINIMAL}groups:
+  production:
+    idleTimeout: 15m
+    activity: keyboard
+`);
+    assert.match(bad, /:10: groups\.production\.activity: must be "input" or "input\+traffic"/);
+    const inherited = configError(`${MINIMAL}groups:
+  default:
+    warnBefore: 10m
+  quick:
+    idleTimeout: 5m
+`);
+    assert.match(inherited, /:11: groups\.quick\.idleTimeout: warnBefore \(10m 00s \(inherited\)\) must be shorter than idleTimeout/);
+    const unknown = configError(`${MINIMAL}groups:
+  staging:
+    idle: 5m
+`);
+    assert.match(unknown, /:9: groups\.staging\.idle: unknown key/);
+    const undefinedGroup = configError(`${MINIMAL}resources:
+  - id: db
+    target: 127.0.0.1:1
+    group: production
+`);
+    assert.match(undefinedGroup, /:10: resources\[0\]\.group: group "production" is not defined under groups/);
+  });
+
+  void it('reads the audit section and reports its mistakes with lines', () => {
+    const config = parseConfig(
+      `${MINIMAL}audit:
+  file: logs/trail.jsonl
+  stdout: true
+  webhook:
+    url: https://siem.example.com/in
+    headers:
+      authorization: Bearer abc
+`,
+      '/x/p.yaml',
+    );
+    assert.deepEqual(config.audit, { file: '/x/logs/trail.jsonl', stdout: true, webhook: { url: 'https://siem.example.com/in', headers: { authorization: 'Bearer abc' } } });
+    const message = configError(`${MINIMAL}audit:
+  stdout: yes please
+  webhook:
+    url: ftp://x
+  sink: x
+`);
+    assert.match(message, /:8: audit\.stdout: must be true or false/);
+    assert.match(message, /:10: audit\.webhook\.url: must be an http or https URL/);
+    assert.match(message, /:11: audit\.sink: unknown key/);
+  });
 });

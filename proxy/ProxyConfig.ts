@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Node as YamlNode, Pair, YAMLMap } from 'yaml';
 import { parseDuration } from '../common/durations.ts';
@@ -12,6 +12,8 @@ import {
   DEFAULT_MAX_STREAMS,
 } from '../tunnel/constants.ts';
 import { validateOptions } from '../tunnel/MultiplexerOptions.ts';
+import { DEFAULT_POLICY, PolicyError, parsePolicies } from './session/Policy.ts';
+import type { Policy, PolicySet } from './session/Policy.ts';
 
 /**
  * The proxy's YAML configuration: loading, validation with the key path and line of every
@@ -51,8 +53,35 @@ export interface ProxyConfig {
   session: { maxDurationMs: number };
   limits: LimitsConfig;
   resources: ResourceConfig[];
-  /** Per-group policy, read by the session-policy layer; kept raw here. */
+  /** Per-group policy as written (raw); `policies` is the validated form. */
   groups: Record<string, Record<string, unknown>>;
+  /** The default policy (built-in, `session.maxDuration`, then `groups.default`) and every group's. */
+  policies: PolicySet;
+  audit: AuditConfig;
+}
+
+export interface AuditConfig {
+  /** The chained JSON-lines file (default `audit.jsonl` next to the store). */
+  file: string;
+  /** Copy every audit line to stdout. */
+  stdout: boolean;
+  webhook: { url: string; headers: Record<string, string> } | null;
+}
+
+/** Where `serve` keeps what is not configuration: the store's directory. */
+export function dataDir(config: Pick<ProxyConfig, 'store'>): string {
+  return dirname(config.store);
+}
+
+/**
+ * The built-in default policy, with `session.maxDuration` as its maxDuration. Built-in values
+ * that would not fit a shorter maxDuration shrink with it (an admin who writes
+ * `maxDuration: 10m` and nothing else means it); values the admin wrote are never adjusted.
+ */
+export function basePolicy(maxDurationMs: number): Policy {
+  const idleTimeoutMs = Math.min(DEFAULT_POLICY.idleTimeoutMs, maxDurationMs);
+  const warnBeforeMs = Math.min(DEFAULT_POLICY.warnBeforeMs, Math.floor(idleTimeoutMs / 2));
+  return { ...DEFAULT_POLICY, maxDurationMs, idleTimeoutMs, warnBeforeMs };
 }
 
 export const DEFAULT_LISTEN: ListenAddress = { host: '127.0.0.1', port: 8443 };
@@ -181,7 +210,9 @@ function durationOf(value: unknown): number {
   return ms;
 }
 
-const TOP_KEYS = ['listen', 'publicUrl', 'tls', 'store', 'session', 'limits', 'resources', 'groups'] as const;
+const TOP_KEYS = ['listen', 'publicUrl', 'tls', 'store', 'session', 'limits', 'resources', 'groups', 'audit'] as const;
+const AUDIT_KEYS = ['file', 'stdout', 'webhook'] as const;
+const WEBHOOK_KEYS = ['url', 'headers'] as const;
 const TLS_KEYS = ['ca', 'caKey', 'cert', 'key'] as const;
 const SESSION_KEYS = ['maxDuration'] as const;
 const LIMIT_KEYS = ['maxStreams', 'maxFrameSize', 'initialWindow', 'maxBufferedBytes', 'keepaliveInterval'] as const;
@@ -215,6 +246,8 @@ export function parseConfig(text: string, file: string): ProxyConfig {
     limits: {},
     resources: [],
     groups: {},
+    policies: parsePolicies({}, basePolicy(DEFAULT_MAX_DURATION_MS)),
+    audit: { file: '', stdout: false, webhook: null },
   };
 
   const listen = top.get('listen');
@@ -319,7 +352,9 @@ export function parseConfig(text: string, file: string): ProxyConfig {
     for (const pair of groups.value.items) {
       const name = pairKey(pair);
       if (!GROUP_NAME.test(name)) problems.add(pair.key as YamlNode, ['groups', name], 'group names use letters, digits, dot, dash and underscore');
-      if (pair.value !== null && !isMap(pair.value)) {
+      // `staging:` with nothing under it inherits everything.
+      const empty = pair.value === null || (isScalar(pair.value) && pair.value.value === null);
+      if (!empty && !isMap(pair.value)) {
         problems.add(pair.key as YamlNode, ['groups', name], 'must be a mapping of policy settings');
         continue;
       }
@@ -327,6 +362,18 @@ export function parseConfig(text: string, file: string): ProxyConfig {
       const raw: unknown = isMap(pair.value) ? pair.value.toJSON() : {};
       config.groups[name] = raw as Record<string, unknown>;
     }
+  }
+
+  if (groups && isMap(groups.value)) {
+    try {
+      config.policies = parsePolicies(config.groups, basePolicy(config.session.maxDurationMs));
+    } catch (err) {
+      if (!(err instanceof PolicyError)) throw err;
+      // The key that broke a rule, or the group itself when the key was inherited.
+      problems.add(policyNode(groups.value, err.path.slice(1)), err.path, err.detail);
+    }
+  } else {
+    config.policies = parsePolicies({}, basePolicy(config.session.maxDurationMs));
   }
 
   const resources = top.get('resources');
@@ -359,15 +406,75 @@ export function parseConfig(text: string, file: string): ProxyConfig {
         : (problems.add(item, [...path, 'target'], 'is required'), undefined);
       const group = optionalString(fields.get('group'), [...path, 'group'], problems) ?? DEFAULT_GROUP;
       if (!GROUP_NAME.test(group)) problems.add(fields.get('group')?.value as YamlNode, [...path, 'group'], 'group names use letters, digits, dot, dash and underscore');
-      else if (groups && isMap(groups.value) && group !== DEFAULT_GROUP && !groupNames.has(group)) {
+      else if (group !== DEFAULT_GROUP && !groupNames.has(group)) {
         problems.add(fields.get('group')?.value as YamlNode, [...path, 'group'], `group "${group}" is not defined under groups`);
       }
       if (id !== undefined && target) config.resources.push({ id, host: target.host, port: target.port, group });
     });
   }
 
+  const audit = top.get('audit');
+  config.audit.file = config.store === '' ? '' : join(dataDir(config), 'audit.jsonl');
+  if (audit && audit.value !== null && !isMap(audit.value)) problems.add(audit.key as YamlNode, ['audit'], 'must be a mapping with file, stdout, webhook');
+  else if (audit && isMap(audit.value)) {
+    const auditEntries = entries(audit.value, ['audit'], AUDIT_KEYS, problems);
+    const file = optionalString(auditEntries.get('file'), ['audit', 'file'], problems);
+    if (file !== undefined) config.audit.file = resolve(base, file);
+    const stdout = auditEntries.get('stdout');
+    if (stdout) {
+      const value = convert(stdout, ['audit', 'stdout'], problems, (v) => {
+        if (typeof v !== 'boolean') throw new LatchError(ErrorCode.CONFIG, 'must be true or false');
+        return v;
+      });
+      if (value !== undefined) config.audit.stdout = value;
+    }
+    const webhook = auditEntries.get('webhook');
+    if (webhook && !isMap(webhook.value)) problems.add(webhook.key as YamlNode, ['audit', 'webhook'], 'must be a mapping with url and headers');
+    else if (webhook && isMap(webhook.value)) {
+      const hookEntries = entries(webhook.value, ['audit', 'webhook'], WEBHOOK_KEYS, problems);
+      const urlPair = hookEntries.get('url');
+      const url = requireString(urlPair, ['audit', 'webhook', 'url'], problems, webhook.value);
+      const headers: Record<string, string> = {};
+      const headersPair = hookEntries.get('headers');
+      if (headersPair && !isMap(headersPair.value)) problems.add(headersPair.key as YamlNode, ['audit', 'webhook', 'headers'], 'must be a mapping of header name to value');
+      else if (headersPair && isMap(headersPair.value)) {
+        for (const pair of headersPair.value.items) {
+          const name = pairKey(pair);
+          const value = scalarValue(pair.value);
+          if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) problems.add(pair.key as YamlNode, ['audit', 'webhook', 'headers', name], 'is not a valid HTTP header name');
+          else if (typeof value !== 'string' && typeof value !== 'number') problems.add((pair.value ?? pair.key) as YamlNode, ['audit', 'webhook', 'headers', name], 'must be a string');
+          else headers[name] = String(value);
+        }
+      }
+      if (url !== undefined) {
+        let parsed: URL | undefined;
+        try {
+          parsed = new URL(url);
+        } catch {
+          parsed = undefined;
+        }
+        if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) problems.add(urlPair?.value as YamlNode, ['audit', 'webhook', 'url'], 'must be an http or https URL');
+        else config.audit.webhook = { url, headers };
+      }
+    }
+  }
+
   if (problems.list.length > 0) throw new LatchError(ErrorCode.CONFIG, problems.list.join('\n'));
   return config;
+}
+
+/** The YAML node a policy error points at: the key itself, else the deepest mapping entry that exists. */
+function policyNode(groups: YAMLMap, path: readonly string[]): YamlNode | Pair | null {
+  let map: unknown = groups;
+  let found: YamlNode | Pair | null = null;
+  for (const segment of path) {
+    if (!isMap(map)) break;
+    const pair = map.items.find((p) => pairKey(p) === segment);
+    if (!pair) break;
+    found = pair.key as YamlNode;
+    map = pair.value;
+  }
+  return found;
 }
 
 export function loadConfig(file: string): ProxyConfig {
@@ -448,8 +555,40 @@ resources: []
 #    target: 127.0.0.1:6379
 #    group: default
 
-# Policy per resource group (idle timeout, warnings, renewals) is configured here.
+# Session policy per resource group. A session starts under the default policy; opening a
+# resource of a group binds it to the strictest value of every key among the default and the
+# groups it has opened (a staging resource never loosens production's limits).
+#   idleTimeout:  no input for this long ends the session (renew or input resets it)
+#   maxDuration:  absolute limit from sign-in; only signing in again starts a new period
+#   warnBefore:   the client warns (with Renew) this long before either deadline
+#   maxRenewals:  explicit renewals allowed per sign-in
+#   activity:     input (default) or input+traffic (tunnel bytes also count as activity)
+#   onLock:       idle (default: a locked screen counts as no input) or end (ends at once)
+# "default" replaces the built-in default (15m idle, session.maxDuration, 2m warning,
+# 10 renewals, input, idle) for every group; other groups override it key by key.
 # groups:
-#   production: {}
+#   default:
+#     idleTimeout: 15m
+#   production:
+#     idleTimeout: 15m
+#     maxDuration: 1h
+#     warnBefore: 2m
+#     maxRenewals: 3
+#     onLock: end
+#   staging:
+#     idleTimeout: 60m
+#     maxDuration: 8h
+#     warnBefore: 5m
+
+# Audit trail: one OCSF-shaped JSON line per session event, chained by hash
+# (check it with: latch-proxy audit verify FILE). The file defaults to audit.jsonl next to the
+# store; a per-proxy secret salt (audit.salt) hashes session ids.
+# audit:
+#   file: audit.jsonl
+#   stdout: false
+#   webhook:
+#     url: https://siem.example.com/ingest
+#     headers:
+#       authorization: Bearer TOKEN
 `;
 }

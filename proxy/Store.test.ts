@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import { LatchError } from '../common/errors.ts';
 import { SCHEMA_VERSION, Store, normalizeEnrollmentCode, tokenMatches } from './Store.ts';
@@ -82,6 +83,61 @@ void describe('Store', () => {
     assert.equal(store.isRevoked('ab12'), true);
     assert.deepEqual(store.listSessions(), []);
     assert.equal(store.listSessions({ includeEnded: true }).length, 1);
+    store.close();
+  });
+
+  void it('migrates a version 1 store in place, keeping its sessions', () => {
+    const path = join(dir, 'v1.db');
+    const db = new DatabaseSync(path);
+    db.exec(`CREATE TABLE users (name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, created INTEGER NOT NULL) STRICT;
+      CREATE TABLE enrollments (code_hash TEXT PRIMARY KEY, user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE, created INTEGER NOT NULL, expires INTEGER NOT NULL, used_at INTEGER) STRICT;
+      CREATE TABLE sessions (id TEXT PRIMARY KEY, user TEXT NOT NULL, device TEXT, created INTEGER NOT NULL, absolute_deadline INTEGER NOT NULL, cert_serial TEXT NOT NULL UNIQUE, token_hash TEXT NOT NULL, ended_at INTEGER, end_reason TEXT) STRICT;
+      CREATE INDEX sessions_user ON sessions(user);
+      CREATE TABLE revoked_serials (serial TEXT PRIMARY KEY, revoked_at INTEGER NOT NULL, reason TEXT NOT NULL) STRICT;
+      INSERT INTO sessions VALUES ('old', 'alice', NULL, 100, 5000, 'AA', 'h', NULL, NULL);
+      PRAGMA user_version = 1;`);
+    db.close();
+    const store = new Store(path);
+    assert.equal(store.schemaVersion(), SCHEMA_VERSION);
+    const row = store.getSession('old');
+    assert.deepEqual([row?.periodStartedAt, row?.idleDeadline, row?.renewals, row?.groups], [100, null, 0, []]);
+    store.close();
+  });
+
+  void it('persists timer state in one batch; re-authentication swaps the certificate and revokes the old one', () => {
+    const store = fresh();
+    store.createSession({ id: 's1', user: 'alice', device: null, created: 10, absoluteDeadline: 1000, certSerial: 'A1', token: 'tok', wipeReceipt: 'r1' });
+    store.persistTimers([{ id: 's1', periodStartedAt: 10, absoluteDeadline: 900, lastActivityAt: 50, idleDeadline: 150, renewals: 2, groups: ['production'], warnedIdle: true, warnedAbsolute: false }]);
+    const row = store.getSession('s1');
+    assert.deepEqual([row?.absoluteDeadline, row?.lastActivityAt, row?.idleDeadline, row?.renewals, row?.groups, row?.warnedIdle, row?.warnedAbsolute], [900, 50, 150, 2, ['production'], true, false]);
+
+    assert.equal(store.reauthenticate('s1', { certSerial: 'B2', token: 'tok2', wipeReceipt: 'r2', absoluteDeadline: 2000 }, 500), true);
+    assert.equal(store.sessionBySerial('B2')?.id, 's1');
+    assert.equal(store.sessionBySerial('A1'), undefined);
+    assert.equal(store.isRevoked('A1'), true);
+    assert.equal(store.sessionByRevokedSerial('A1')?.id, 's1');
+    const after = store.getSession('s1');
+    assert.deepEqual([after?.absoluteDeadline, after?.periodStartedAt, after?.renewals], [2000, 500, 0]);
+    assert.equal(tokenMatches('tok2', after?.tokenHash ?? ''), true);
+
+    assert.equal(store.confirmWipe('s1', 'r1').result, 'rejected', 'the receipt of the old period');
+    assert.equal(store.confirmWipe('nope', 'r2').result, 'rejected');
+    store.endSession('s1', 'idle', 600);
+    assert.equal(store.reauthenticate('s1', { certSerial: 'C3', token: 't', wipeReceipt: 'r', absoluteDeadline: 1 }, 700), false);
+    assert.equal(store.confirmWipe('s1', 'r2', 800).result, 'first', 'accepted after the end');
+    assert.equal(store.confirmWipe('s1', 'r2', 900).result, 'again');
+    assert.equal(store.getSession('s1')?.wipedAt, 800);
+    store.close();
+  });
+
+  void it('an end made while serve is down is handed to serve once, for its audit', () => {
+    const store = fresh();
+    store.createSession({ id: 's1', user: 'alice', device: null, created: 10, absoluteDeadline: 1000, certSerial: 'A1', token: 'tok' });
+    store.createSession({ id: 's2', user: 'alice', device: null, created: 10, absoluteDeadline: 1000, certSerial: 'A2', token: 'tok' });
+    store.endSession('s1', 'revoked', 20, { unaudited: true });
+    store.endSession('s2', 'logout', 30);
+    assert.deepEqual(store.takeUnauditedEnds().map((s) => [s.id, s.endReason]), [['s1', 'revoked']]);
+    assert.deepEqual(store.takeUnauditedEnds(), []);
     store.close();
   });
 });

@@ -10,7 +10,7 @@ import { ErrorCode, LatchError } from '../common/errors.ts';
  * stored as SHA-256 digests only: they are high-entropy random values, so a fast hash suffices.
  */
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const MIGRATIONS: readonly string[] = [
   // v1
@@ -43,6 +43,19 @@ const MIGRATIONS: readonly string[] = [
      revoked_at INTEGER NOT NULL,
      reason TEXT NOT NULL
    ) STRICT;`,
+  // v2: what the session timers need after a restart, wipe receipts, ends made while serve was down
+  `ALTER TABLE sessions ADD COLUMN period_started INTEGER;
+   ALTER TABLE sessions ADD COLUMN last_activity INTEGER;
+   ALTER TABLE sessions ADD COLUMN idle_deadline INTEGER;
+   ALTER TABLE sessions ADD COLUMN renewals INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE sessions ADD COLUMN groups TEXT NOT NULL DEFAULT '[]';
+   ALTER TABLE sessions ADD COLUMN warned_idle INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE sessions ADD COLUMN warned_absolute INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE sessions ADD COLUMN wipe_receipt_hash TEXT;
+   ALTER TABLE sessions ADD COLUMN wiped_at INTEGER;
+   ALTER TABLE sessions ADD COLUMN end_unaudited INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE revoked_serials ADD COLUMN session_id TEXT;
+   CREATE INDEX sessions_live ON sessions(ended_at);`,
 ];
 
 export interface UserRow {
@@ -60,6 +73,35 @@ export interface SessionRow {
   tokenHash: string;
   endedAt: number | null;
   endReason: string | null;
+  periodStartedAt: number;
+  lastActivityAt: number | null;
+  idleDeadline: number | null;
+  renewals: number;
+  groups: string[];
+  warnedIdle: boolean;
+  warnedAbsolute: boolean;
+  wipeReceiptHash: string | null;
+  wipedAt: number | null;
+}
+
+/** The timer fields `persistTimers` writes (a SessionSnapshot fits). */
+export interface TimerState {
+  id: string;
+  periodStartedAt: number;
+  absoluteDeadline: number;
+  lastActivityAt: number;
+  idleDeadline: number;
+  renewals: number;
+  groups: readonly string[];
+  warnedIdle: boolean;
+  warnedAbsolute: boolean;
+}
+
+export interface Reauthentication {
+  certSerial: string;
+  token: string;
+  wipeReceipt: string;
+  absoluteDeadline: number;
 }
 
 export interface NewSession {
@@ -70,6 +112,8 @@ export interface NewSession {
   absoluteDeadline: number;
   certSerial: string;
   token: string;
+  /** Non-secret proof for POST /v1/wiped; stored as SHA-256. */
+  wipeReceipt?: string;
 }
 
 const USER_NAME = /^[A-Za-z0-9._@-]{1,64}$/;
@@ -132,7 +176,26 @@ function toSession(row: unknown): SessionRow | undefined {
     tokenHash: text(row.token_hash),
     endedAt: row.ended_at === null ? null : Number(row.ended_at),
     endReason: row.end_reason === null ? null : text(row.end_reason),
+    periodStartedAt: row.period_started === null || row.period_started === undefined ? Number(row.created) : Number(row.period_started),
+    lastActivityAt: row.last_activity === null || row.last_activity === undefined ? null : Number(row.last_activity),
+    idleDeadline: row.idle_deadline === null || row.idle_deadline === undefined ? null : Number(row.idle_deadline),
+    renewals: Number(row.renewals ?? 0),
+    groups: parseGroups(row.groups),
+    warnedIdle: Number(row.warned_idle ?? 0) === 1,
+    warnedAbsolute: Number(row.warned_absolute ?? 0) === 1,
+    wipeReceiptHash: row.wipe_receipt_hash === null || row.wipe_receipt_hash === undefined ? null : text(row.wipe_receipt_hash),
+    wipedAt: row.wiped_at === null || row.wiped_at === undefined ? null : Number(row.wiped_at),
   };
+}
+
+function parseGroups(value: unknown): string[] {
+  if (typeof value !== 'string') return [];
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return Array.isArray(parsed) ? parsed.filter((g): g is string => typeof g === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 export class Store {
@@ -240,10 +303,14 @@ export class Store {
   createSession(session: NewSession): SessionRow {
     this.db
       .prepare(
-        `INSERT INTO sessions (id, user, device, created, absolute_deadline, cert_serial, token_hash, ended_at, end_reason)
-         VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)`,
+        `INSERT INTO sessions (id, user, device, created, absolute_deadline, cert_serial, token_hash, ended_at, end_reason,
+                               period_started, last_activity, idle_deadline, wipe_receipt_hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, NULL, ?)`,
       )
-      .run(session.id, session.user, session.device, session.created, session.absoluteDeadline, normalizeSerial(session.certSerial), sha256Hex(session.token));
+      .run(
+        session.id, session.user, session.device, session.created, session.absoluteDeadline, normalizeSerial(session.certSerial), sha256Hex(session.token),
+        session.created, session.created, session.wipeReceipt === undefined ? null : sha256Hex(session.wipeReceipt),
+      );
     const row = this.getSession(session.id);
     if (!row) throw new LatchError(ErrorCode.INTERNAL, 'session row vanished after insert');
     return row;
@@ -266,24 +333,114 @@ export class Store {
       .filter((s): s is SessionRow => s !== undefined);
   }
 
-  /** Ends a live session durably and revokes its certificate. False if it had already ended. */
-  endSession(id: string, reason: EndReason, now = Date.now()): boolean {
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
-      const row = this.db.prepare('UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL RETURNING cert_serial').get(now, reason, id);
+  /** The session a revoked certificate belonged to (a re-authenticated session's old certificate). */
+  sessionByRevokedSerial(serial: string): SessionRow | undefined {
+    const row = this.db.prepare('SELECT session_id FROM revoked_serials WHERE serial = ?').get(normalizeSerial(serial));
+    if (!isRecord(row) || row.session_id === null || row.session_id === undefined) return undefined;
+    return this.getSession(text(row.session_id));
+  }
+
+  /**
+   * Ends a live session durably and revokes its certificate. False if it had already ended.
+   * `unaudited` marks an end made while `serve` was not running (the admin CLI): serve audits
+   * it at start-up (takeUnauditedEnds).
+   */
+  endSession(id: string, reason: EndReason, now = Date.now(), options: { unaudited?: boolean } = {}): boolean {
+    return this.transaction(() => {
+      const row = this.db
+        .prepare('UPDATE sessions SET ended_at = ?, end_reason = ?, end_unaudited = ? WHERE id = ? AND ended_at IS NULL RETURNING cert_serial')
+        .get(now, reason, options.unaudited === true ? 1 : 0, id);
       if (isRecord(row)) {
-        this.db.prepare('INSERT OR IGNORE INTO revoked_serials (serial, revoked_at, reason) VALUES (?, ?, ?)').run(text(row.cert_serial), now, reason);
+        this.db.prepare('INSERT OR IGNORE INTO revoked_serials (serial, revoked_at, reason, session_id) VALUES (?, ?, ?, ?)').run(text(row.cert_serial), now, reason, id);
       }
-      this.db.exec('COMMIT');
       return isRecord(row);
-    } catch (err) {
-      this.db.exec('ROLLBACK');
-      throw err;
-    }
+    });
+  }
+
+  /** Sessions ended while serve was down, not yet audited; clears the mark. */
+  takeUnauditedEnds(): SessionRow[] {
+    return this.transaction(() => {
+      const rows = this.db
+        .prepare('SELECT * FROM sessions WHERE end_unaudited = 1 ORDER BY ended_at')
+        .all()
+        .map(toSession)
+        .filter((s): s is SessionRow => s !== undefined);
+      this.db.prepare('UPDATE sessions SET end_unaudited = 0 WHERE end_unaudited = 1').run();
+      return rows;
+    });
+  }
+
+  /** Writes the session timers' changed state, all in one transaction. */
+  persistTimers(batch: readonly TimerState[]): void {
+    if (batch.length === 0) return;
+    const update = this.db.prepare(
+      `UPDATE sessions SET period_started = ?, absolute_deadline = ?, last_activity = ?, idle_deadline = ?, renewals = ?,
+                           groups = ?, warned_idle = ?, warned_absolute = ? WHERE id = ?`,
+    );
+    this.transaction(() => {
+      for (const s of batch) {
+        update.run(
+          s.periodStartedAt, s.absoluteDeadline, s.lastActivityAt, s.idleDeadline, s.renewals,
+          JSON.stringify(s.groups), s.warnedIdle ? 1 : 0, s.warnedAbsolute ? 1 : 0, s.id,
+        );
+      }
+    });
+  }
+
+  /**
+   * Signing in again in place: the live session gets a new certificate, token and wipe
+   * receipt and a new absolute period; the old certificate is revoked (it stays linked to the
+   * session so a refusal can say why). False if the session is not live.
+   */
+  reauthenticate(id: string, next: Reauthentication, now = Date.now()): boolean {
+    return this.transaction(() => {
+      const old = this.db.prepare('SELECT cert_serial FROM sessions WHERE id = ? AND ended_at IS NULL').get(id);
+      if (!isRecord(old)) return false;
+      this.db
+        .prepare('INSERT OR IGNORE INTO revoked_serials (serial, revoked_at, reason, session_id) VALUES (?, ?, ?, ?)')
+        .run(text(old.cert_serial), now, 'reauthenticated', id);
+      this.db
+        .prepare(
+          `UPDATE sessions SET cert_serial = ?, token_hash = ?, wipe_receipt_hash = ?, absolute_deadline = ?, period_started = ?,
+                               last_activity = MAX(COALESCE(last_activity, 0), ?), renewals = 0, warned_absolute = 0 WHERE id = ?`,
+        )
+        .run(normalizeSerial(next.certSerial), sha256Hex(next.token), sha256Hex(next.wipeReceipt), next.absoluteDeadline, now, now, id);
+      return true;
+    });
+  }
+
+  /**
+   * Records the client's confirmation that it wiped the session's credentials, if `receipt`
+   * matches the one issued at sign-in. 'first' the first time, 'again' for a repeat, 'rejected'
+   * for an unknown session or a wrong receipt.
+   */
+  confirmWipe(id: string, receipt: string, now = Date.now()): { result: 'first' | 'again' | 'rejected'; session?: SessionRow } {
+    const session = this.getSession(id);
+    if (!session?.wipeReceiptHash || !tokenMatches(receipt, session.wipeReceiptHash)) return { result: 'rejected' };
+    if (session.wipedAt !== null) return { result: 'again', session };
+    this.db.prepare('UPDATE sessions SET wiped_at = ? WHERE id = ? AND wiped_at IS NULL').run(now, id);
+    return { result: 'first', session };
+  }
+
+  /** Marks a wipe reported over the tunnel (no receipt needed: the tunnel is authenticated). */
+  markWiped(id: string, now = Date.now()): boolean {
+    return this.db.prepare('UPDATE sessions SET wiped_at = ? WHERE id = ? AND wiped_at IS NULL').run(now, id).changes === 1;
   }
 
   revokeSerial(serial: string, reason: string, now = Date.now()): void {
     this.db.prepare('INSERT OR IGNORE INTO revoked_serials (serial, revoked_at, reason) VALUES (?, ?, ?)').run(normalizeSerial(serial), now, reason);
+  }
+
+  private transaction<T>(fn: () => T): T {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = fn();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
   }
 
   isRevoked(serial: string): boolean {
