@@ -196,6 +196,7 @@ async function main(): Promise<number> {
   } finally {
     for (const path of paths) await path.stop().catch(() => {});
     await children.stopAll();
+    rmSync(work, { recursive: true, force: true });
   }
 
   const seconds = ((performance.now() - began) / 1000).toFixed(0);
@@ -221,7 +222,6 @@ async function main(): Promise<number> {
   console.log(`\nbench: finished in ${seconds} s; load average ${loadAtStart.toFixed(2)} at start, ${loadAtEnd.toFixed(2)} at end`);
   if (Math.max(loadAtStart, loadAtEnd) > cpus().length + 1) console.log('bench: the machine was busy with other work: absolute figures are low, compare the ratios');
   if (settings.jsonFile !== null) writeFileSync(settings.jsonFile, `${JSON.stringify({ settings, results }, null, 2)}\n`);
-  rmSync(work, { recursive: true, force: true });
   return failures === 0 ? 0 : 1;
 }
 
