@@ -94,7 +94,7 @@ const TEST_STEPS = [
   ['typecheck', ['npm', ['run', '--silent', 'typecheck']]],
   ['lint', ['npm', ['run', '--silent', 'lint']]],
   // Unit tests live next to the code, suites under test/. One runner: node's.
-  ['tests', [NODE, ['--test', '--test-timeout=240000', '--test-concurrency=2', 'common/**/*.test.ts', 'tunnel/**/*.test.ts', 'proxy/**/*.test.ts', 'main/**/*.test.ts', 'test/**/*.test.ts']]],
+  ['tests', [NODE, ['--test', '--test-timeout=240000', '--test-concurrency=2', 'common/**/*.test.ts', 'tunnel/**/*.test.ts', 'proxy/**/*.test.ts', 'main/**/*.test.ts', 'test/**/*.test.ts', 'bench/**/*.test.ts']]],
 ];
 
 async function main() {
