@@ -243,6 +243,7 @@ void describe('latch terminal client against a real proxy', { timeout: 180_000 }
     assert.equal(init.code, 0, `latch-proxy init failed: ${init.stderr}`);
     configFile = join(work, 'proxy', 'latch-proxy.yaml');
     const doc = parseDocument(await readFile(configFile, 'utf8'));
+    doc.set('groups', { staging: { idleTimeout: '1h' } });
     doc.set('resources', [
       { id: 'echo', target: `127.0.0.1:${portOf(echo)}`, group: 'staging' },
       { id: 'other', target: `127.0.0.1:${portOf(echo)}`, group: 'staging' },
