@@ -64,7 +64,7 @@ void test('windows, limits and defaults', () => {
   assert.equal(MAX_CLOSE_REASON_BYTES, 123);
   assert.equal(FIRST_CLIENT_STREAM_ID, 1);
   assert.equal(CONTROL_STREAM_ID, 0);
-  assert.equal(DEFAULT_INITIAL_WINDOW, 1048576);
+  assert.equal(DEFAULT_INITIAL_WINDOW, 4194304);
   assert.equal(DEFAULT_MAX_FRAME_SIZE, 65536);
   assert.equal(DEFAULT_MAX_STREAMS, 1024);
   assert.equal(DEFAULT_MAX_BUFFERED_BYTES, 67108864);

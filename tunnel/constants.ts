@@ -79,7 +79,7 @@ export const FIRST_CLIENT_STREAM_ID = 1;
 export const CONTROL_STREAM_ID = 0;
 
 // Multiplexer defaults (MultiplexerOptions).
-export const DEFAULT_INITIAL_WINDOW = 1024 * 1024;
+export const DEFAULT_INITIAL_WINDOW = 4 * 1024 * 1024;
 export const DEFAULT_MAX_FRAME_SIZE = 64 * 1024;
 export const DEFAULT_MAX_STREAMS = 1024;
 export const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
