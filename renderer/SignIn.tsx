@@ -1,0 +1,104 @@
+import { useEffect, useState } from 'react';
+import type { FormEvent } from 'react';
+import type { SerializedError } from '../common/errors.ts';
+import type { SignInRequest } from '../common/engineState.ts';
+import type { LatchApi } from '../common/ipc.ts';
+import { describeError } from './errors.ts';
+import type { ShownError } from './errors.ts';
+import { useFocusOnMount } from './useFocusOnMount.ts';
+
+type Method = 'link' | 'password';
+
+export function SignIn(props: { latch: LatchApi; busy: boolean; initialLink: string; lastError: SerializedError | null; lastUser: string }) {
+  const { latch, busy, initialLink } = props;
+  const heading = useFocusOnMount<HTMLHeadingElement>();
+  const [method, setMethod] = useState<Method>('link');
+  const [link, setLink] = useState(initialLink);
+  const [proxyUrl, setProxyUrl] = useState('');
+  const [caFingerprint, setCaFingerprint] = useState('');
+  const [user, setUser] = useState(props.lastUser);
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<ShownError | null>(null);
+  const [submitting, setSubmitting] = useState(false);
+
+  useEffect(() => {
+    if (initialLink) {
+      setLink(initialLink);
+      setMethod('link');
+    }
+  }, [initialLink]);
+
+  const submit = (e: FormEvent): void => {
+    e.preventDefault();
+    const request: SignInRequest =
+      method === 'link' ? { kind: 'link', link: link.trim() } : { kind: 'password', proxyUrl: proxyUrl.trim(), caFingerprint: caFingerprint.trim(), user: user.trim(), password };
+    setError(null);
+    setSubmitting(true);
+    latch.session.signIn(request).then(
+      () => {
+        setPassword('');
+        setSubmitting(false);
+      },
+      (err: unknown) => {
+        setError(describeError(err));
+        setSubmitting(false);
+      },
+    );
+  };
+
+  const working = busy || submitting;
+  return (
+    <section className="card" aria-labelledby="signin-title">
+      <h2 id="signin-title" tabIndex={-1} ref={heading}>
+        Sign in
+      </h2>
+      <form onSubmit={submit} aria-describedby={error ? 'signin-error' : undefined}>
+        <fieldset className="method">
+          <legend>How do you sign in?</legend>
+          <label>
+            <input type="radio" name="method" value="link" checked={method === 'link'} onChange={() => setMethod('link')} /> Enrollment link
+          </label>
+          <label>
+            <input type="radio" name="method" value="password" checked={method === 'password'} onChange={() => setMethod('password')} /> User and password
+          </label>
+        </fieldset>
+        {method === 'link' ? (
+          <div className="field">
+            <label htmlFor="link">Enrollment link</label>
+            <input id="link" type="text" inputMode="url" autoComplete="off" spellCheck={false} required placeholder="latch://enroll?proxy=…" value={link} onChange={(e) => setLink(e.target.value)} aria-describedby="link-help" />
+            <p id="link-help" className="help">
+              The one-time link from your administrator. It pins the proxy’s certificate.
+            </p>
+          </div>
+        ) : (
+          <>
+            <div className="field">
+              <label htmlFor="proxy-url">Proxy URL</label>
+              <input id="proxy-url" type="url" autoComplete="url" required placeholder="https://proxy.example.com:8443" value={proxyUrl} onChange={(e) => setProxyUrl(e.target.value)} />
+            </div>
+            <div className="field">
+              <label htmlFor="ca-fingerprint">CA fingerprint</label>
+              <input id="ca-fingerprint" type="text" autoComplete="off" spellCheck={false} required placeholder="sha256:…" value={caFingerprint} onChange={(e) => setCaFingerprint(e.target.value)} />
+            </div>
+            <div className="field">
+              <label htmlFor="user">User</label>
+              <input id="user" type="text" autoComplete="username" required value={user} onChange={(e) => setUser(e.target.value)} />
+            </div>
+            <div className="field">
+              <label htmlFor="password">Password</label>
+              <input id="password" type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />
+            </div>
+          </>
+        )}
+        {error ? (
+          <p id="signin-error" className="error" role="alert">
+            {error.text}
+          </p>
+        ) : null}
+        <button type="submit" className="primary" disabled={working} aria-busy={working}>
+          {working ? 'Signing in…' : 'Sign in'}
+        </button>
+      </form>
+    </section>
+  );
+}
