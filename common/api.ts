@@ -58,8 +58,8 @@ export interface LoginResponse {
   /** Remaining time until the session's absolute deadline. */
   expiresInMs: number;
   resources: ResourceInfo[];
-  /** Non-secret proof for POST /v1/wiped; it authorizes nothing else. */
-  wipeReceipt?: string;
+  /** Non-secret proof for POST /v1/wiped; it authorizes nothing else. A re-authentication issues a new one. */
+  wipeReceipt: string;
 }
 
 export type SessionStateResponse = Omit<SessionStateMessage, 'type'>;

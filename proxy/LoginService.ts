@@ -5,7 +5,7 @@ import type { CertificateAuthority } from './CertificateAuthority.ts';
 import { parseCsr } from './CertificateAuthority.ts';
 import { LoginThrottle } from './LoginThrottle.ts';
 import { verifyPassword } from './passwords.ts';
-import type { Store } from './Store.ts';
+import type { SessionRow, Store } from './Store.ts';
 
 /**
  * POST /v1/login: password or one-time enrollment code, plus a CSR. On success a session row
@@ -41,6 +41,17 @@ export function parseLoginRequest(body: unknown): LoginRequest {
   throw new LatchError(ErrorCode.BAD_REQUEST, '"method" must be "password" or "enrollment"');
 }
 
+export interface LoginResult {
+  response: LoginResponse;
+  /** Certificate serial (for the log). */
+  serial: string;
+  method: LoginRequest['method'];
+  device: string | undefined;
+  /** Epoch ms. */
+  createdAt: number;
+  absoluteDeadline: number;
+}
+
 export class LoginService {
   private readonly options: LoginServiceOptions;
   private readonly now: () => number;
@@ -52,36 +63,18 @@ export class LoginService {
     this.throttle = options.throttle ?? new LoginThrottle({ now: this.now });
   }
 
-  /** Returns the response and the certificate serial (for logging); throws LatchError. */
-  async login(body: unknown, remoteAddress = 'unknown'): Promise<{ response: LoginResponse; serial: string }> {
+  /** POST /v1/login. Throws LatchError. */
+  async login(body: unknown, remoteAddress = 'unknown'): Promise<LoginResult> {
     const request = parseLoginRequest(body);
     // Check the CSR before spending a one-time code on a request that cannot succeed.
     parseCsr(request.csr);
-    const { store, ca, maxDurationMs } = this.options;
-
-    let user: string;
-    if (request.method === 'password') {
-      this.throttle.check(remoteAddress, request.user);
-      const ok = await verifyPassword(request.password, store.passwordHash(request.user));
-      // One message for unknown user and wrong password: no user enumeration.
-      if (!ok) {
-        this.throttle.failed(remoteAddress, request.user);
-        throw new LatchError(ErrorCode.AUTH_REJECTED, 'unknown user or wrong password');
-      }
-      this.throttle.succeeded(remoteAddress, request.user);
-      user = request.user;
-    } else {
-      const owner = store.consumeEnrollment(request.code, this.now());
-      if (owner === undefined) throw new LatchError(ErrorCode.ENROLLMENT_INVALID, 'the enrollment code is unknown, already used or expired');
-      user = owner;
-    }
-
+    const user = await this.verify(request, remoteAddress);
+    const { store } = this.options;
     const now = this.now();
-    const deadline = now + maxDurationMs;
-    // X.509 times have whole seconds; round down so the certificate never outlives the session.
-    const notAfter = new Date(Math.floor(deadline / 1000) * 1000);
-    const issued = ca.issueClientCertificate(request.csr, user, notAfter, new Date(now));
-    const token = randomBytes(32).toString('base64url');
+    const deadline = now + this.options.maxDurationMs;
+    const issued = this.issue(request.csr, user, deadline, now);
+    const token = newSecret();
+    const wipeReceipt = newSecret();
     const session = store.createSession({
       id: randomUUID(),
       user,
@@ -90,6 +83,7 @@ export class LoginService {
       absoluteDeadline: deadline,
       certSerial: issued.serial,
       token,
+      wipeReceipt,
     });
     return {
       response: {
@@ -99,8 +93,79 @@ export class LoginService {
         token,
         expiresInMs: Math.max(0, deadline - this.now()),
         resources: this.options.resources(),
+        wipeReceipt,
       },
       serial: issued.serial,
+      method: request.method,
+      device: request.device,
+      createdAt: now,
+      absoluteDeadline: deadline,
     };
   }
+
+  /**
+   * POST /v1/reauth: the user of a live session signs in again (password or enrollment code of
+   * the SAME user) with a new CSR. The session keeps its id and gets a new certificate, token
+   * and wipe receipt and a new absolute period of `maxDurationMs` (the policy in effect); the
+   * old certificate is revoked. Throws LatchError (AUTH_REJECTED for another user's credentials).
+   */
+  async reauthenticate(body: unknown, session: SessionRow, maxDurationMs: number, remoteAddress = 'unknown'): Promise<LoginResult> {
+    const request = parseLoginRequest(body);
+    parseCsr(request.csr);
+    const user = await this.verify(request, remoteAddress);
+    if (user !== session.user) throw new LatchError(ErrorCode.AUTH_REJECTED, 'these credentials are not those of the signed-in user');
+    const now = this.now();
+    const deadline = now + Math.min(maxDurationMs, this.options.maxDurationMs);
+    const issued = this.issue(request.csr, user, deadline, now);
+    const token = newSecret();
+    const wipeReceipt = newSecret();
+    if (!this.options.store.reauthenticate(session.id, { certSerial: issued.serial, token, wipeReceipt, absoluteDeadline: deadline }, now)) {
+      throw new LatchError(ErrorCode.SESSION_ENDED, 'the session ended before it could be renewed: sign in again');
+    }
+    return {
+      response: {
+        sessionId: session.id,
+        user,
+        certificate: issued.certPem,
+        token,
+        expiresInMs: Math.max(0, deadline - this.now()),
+        resources: this.options.resources(),
+        wipeReceipt,
+      },
+      serial: issued.serial,
+      method: request.method,
+      device: request.device,
+      createdAt: now,
+      absoluteDeadline: deadline,
+    };
+  }
+
+  /** Checks a password or consumes an enrollment code; returns the user. */
+  private async verify(request: LoginRequest, remoteAddress: string): Promise<string> {
+    const { store } = this.options;
+    if (request.method === 'password') {
+      this.throttle.check(remoteAddress, request.user);
+      const ok = await verifyPassword(request.password, store.passwordHash(request.user));
+      // One message for unknown user and wrong password: no user enumeration.
+      if (!ok) {
+        this.throttle.failed(remoteAddress, request.user);
+        throw new LatchError(ErrorCode.AUTH_REJECTED, 'unknown user or wrong password');
+      }
+      this.throttle.succeeded(remoteAddress, request.user);
+      return request.user;
+    }
+    const owner = store.consumeEnrollment(request.code, this.now());
+    if (owner === undefined) throw new LatchError(ErrorCode.ENROLLMENT_INVALID, 'the enrollment code is unknown, already used or expired');
+    return owner;
+  }
+
+  private issue(csr: string, user: string, deadline: number, now: number): { certPem: string; serial: string } {
+    // X.509 times have whole seconds; round down so the certificate never outlives the session.
+    const notAfter = new Date(Math.floor(deadline / 1000) * 1000);
+    return this.options.ca.issueClientCertificate(csr, user, notAfter, new Date(now));
+  }
+}
+
+function newSecret(): string {
+  return randomBytes(32).toString('base64url');
 }

@@ -22,7 +22,16 @@ export interface DialContext {
   connectTimeoutMs?: number;
   /** Called with the target socket while it is open (so the session can close it on end). */
   track?: (socket: Socket) => () => void;
+  /** The target answered and the stream was accepted (audit connection.opened). */
+  onOpened?: () => void;
+  /** An accepted connection closed; bytesIn = target → client, bytesOut = client → target. */
+  onClosed?: (stats: { bytesIn: number; bytesOut: number; durationMs: number }) => void;
+  /** Bytes moved on this connection; called at most once per TRAFFIC_INTERVAL_MS. */
+  onTraffic?: () => void;
 }
+
+/** Traffic reports are throttled per stream: the session timers count activity in seconds. */
+export const TRAFFIC_INTERVAL_MS = 1_000;
 
 export function serveStream(stream: MuxStream, resources: ReadonlyMap<string, ResourceConfig>, ctx: DialContext): void {
   const resource = resources.get(stream.resourceId);
@@ -38,6 +47,7 @@ export function serveStream(stream: MuxStream, resources: ReadonlyMap<string, Re
   target.setNoDelay(true);
   const untrack = ctx.track?.(target) ?? (() => {});
   let connected = false;
+  let openedAt = 0;
   const timer = setTimeout(() => {
     target.destroy(new Error(`connect timeout after ${ctx.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS} ms`));
   }, ctx.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
@@ -63,7 +73,22 @@ export function serveStream(stream: MuxStream, resources: ReadonlyMap<string, Re
       return;
     }
     stream.accept();
+    openedAt = Date.now();
     ctx.log.info('connection.opened', { ...fields, target: `${resource.host}:${resource.port}` });
+    ctx.onOpened?.();
+    const onTraffic = ctx.onTraffic;
+    if (onTraffic) {
+      let last = 0;
+      const moved = (): void => {
+        const now = Date.now();
+        if (now - last < TRAFFIC_INTERVAL_MS) return;
+        last = now;
+        onTraffic();
+      };
+      // Extra 'data' listeners on already-flowing sides: pipe() keeps the backpressure.
+      target.on('data', moved);
+      stream.on('data', moved);
+    }
     target.pipe(stream);
     stream.pipe(target);
   });
@@ -82,7 +107,10 @@ export function serveStream(stream: MuxStream, resources: ReadonlyMap<string, Re
   target.on('close', () => {
     clearTimeout(timer);
     untrack();
-    if (connected) ctx.log.info('connection.closed', { ...fields, bytesIn: target.bytesRead, bytesOut: target.bytesWritten });
+    if (connected) {
+      ctx.log.info('connection.closed', { ...fields, bytesIn: target.bytesRead, bytesOut: target.bytesWritten });
+      ctx.onClosed?.({ bytesIn: target.bytesRead, bytesOut: target.bytesWritten, durationMs: Date.now() - openedAt });
+    }
     // A target that closed after a clean FIN already ended the stream through pipe();
     // anything else (reset, error) must not leave the client's side hanging.
     if (connected && !stream.destroyed && !stream.writableEnded) stream.reset(ResetCode.TARGET_RESET);

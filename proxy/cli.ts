@@ -6,15 +6,22 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
+import { EndReason } from '../common/closeCodes.ts';
+import type { EndReason as EndReasonType } from '../common/closeCodes.ts';
 import { parseDuration } from '../common/durations.ts';
 import { ErrorCode, LatchError, isLatchError } from '../common/errors.ts';
 import { createCa, CertificateAuthority } from './CertificateAuthority.ts';
 import { createLogger, isLogLevel } from './logger.ts';
 import { hashPassword } from './passwords.ts';
 import { loadConfig, parseHostPort, proxyUrl, starterConfig } from './ProxyConfig.ts';
-import { ProxyServer } from './ProxyServer.ts';
+import { adminRequest } from './AdminServer.ts';
+import { runAuditVerify } from './audit/index.ts';
+import { ProxyServer, adminSocketPath } from './ProxyServer.ts';
+import type { SessionListing } from './SessionManager.ts';
+import { plainDuration } from './session/SessionTimers.ts';
 import { readPassword } from './readPassword.ts';
 import { Store, validateUserName } from './Store.ts';
+import type { SessionRow } from './Store.ts';
 
 const USAGE = `usage: latch-proxy <command> [options]
 
@@ -26,11 +33,22 @@ const USAGE = `usage: latch-proxy <command> [options]
   user remove NAME       remove a user and end their sessions
   enroll NAME [--ttl 24h]
                          create a one-time enrollment code and a latch:// link
+  sessions [--json]      list live sessions: id, user, groups, idle and absolute time left,
+                         renewals
+  end SESSION [--reason revoked]
+                         end a session (id or a unique prefix of 8+ characters); reason one of
+                         revoked (default), error, logout, replaced, idle, absolute
+  revoke USER            end every session of a user (reason revoked)
+  audit verify [--json] FILE
+                         check the audit trail's hash chain (exit 0 intact, 1 broken)
 
   --config FILE          configuration file (default ./latch-proxy.yaml)
 
   serve logs one JSON object per line on stderr; LATCH_PROXY_LOG_LEVEL=debug|info|warn|error
-  (default info). LATCH_PROXY_DEBUG_STATS=1 serves GET /v1/debug/stats to loopback callers.`;
+  (default info). LATCH_PROXY_DEBUG_STATS=1 serves GET /v1/debug/stats to loopback callers.
+  sessions, end and revoke talk to the running serve through admin.sock in the data directory
+  (the live client is told at once); with no serve running, end and revoke change the store
+  and serve audits them at its next start.`;
 
 const DEFAULT_CONFIG = 'latch-proxy.yaml';
 const MIN_PASSWORD_LENGTH = 8;
@@ -165,15 +183,15 @@ async function cmdUser(args: string[]): Promise<void> {
     case 'remove': {
       expectPositionals(positionals, 1, 'user remove NAME');
       const name = positionals[0] ?? '';
-      const store = new Store(config().store);
+      const loaded = config();
+      const store = new Store(loaded.store);
       try {
         if (!store.removeUser(name)) throw new LatchError(ErrorCode.USAGE, `no user "${name}"`);
-        const sessions = store.listSessions().filter((s) => s.user === name);
-        for (const session of sessions) store.endSession(session.id, 'revoked');
-        console.log(`removed user ${name}${sessions.length > 0 ? `; ended ${sessions.length} session(s) and revoked their certificates` : ''}`);
       } finally {
         store.close();
       }
+      const ended = await revokeUser(loaded, name);
+      console.log(`removed user ${name}${ended.length > 0 ? `; ended ${ended.length} session(s) and revoked their certificates` : ''}`);
       return;
     }
     default:
@@ -202,6 +220,119 @@ function cmdEnroll(args: string[]): void {
   console.log(`link: ${link}`);
 }
 
+/** Ends every live session of `user`: through the running serve, else in the store (audited at serve's next start). */
+async function revokeUser(config: ReturnType<typeof loadConfig>, user: string): Promise<string[]> {
+  const answer = await adminRequest(adminSocketPath(config), { op: 'revoke', user });
+  if (answer && 'ended' in answer) return answer.ended;
+  const store = new Store(config.store);
+  try {
+    const ended: string[] = [];
+    for (const session of store.listSessions()) {
+      if (session.user === user && store.endSession(session.id, 'revoked', Date.now(), { unaudited: true })) ended.push(session.id);
+    }
+    return ended;
+  } finally {
+    store.close();
+  }
+}
+
+/** A stored live session as `sessions` lists it when serve is not running (deadlines as stored). */
+function storedListing(row: SessionRow, now: number): SessionListing {
+  return {
+    sessionId: row.id,
+    user: row.user,
+    groups: row.groups,
+    idleRemainingMs: Math.max(0, Math.min(row.idleDeadline ?? row.absoluteDeadline, row.absoluteDeadline) - now),
+    absoluteRemainingMs: Math.max(0, row.absoluteDeadline - now),
+    renewals: row.renewals,
+    maxRenewals: Number.NaN,
+    idleTimeoutMs: Number.NaN,
+    maxDurationMs: Number.NaN,
+    startedAt: row.created,
+  };
+}
+
+function clock(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
+}
+
+async function cmdSessions(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' } });
+  expectPositionals(positionals, 0, 'sessions [--json]');
+  const config = loadConfig(configPath(values));
+  const answer = await adminRequest(adminSocketPath(config), { op: 'sessions' });
+  let sessions: SessionListing[];
+  let live = true;
+  if (answer && 'sessions' in answer) sessions = answer.sessions;
+  else {
+    live = false;
+    const store = new Store(config.store);
+    try {
+      const now = Date.now();
+      sessions = store.listSessions().map((row) => storedListing(row, now));
+    } finally {
+      store.close();
+    }
+  }
+  if (values.json === true) {
+    console.log(JSON.stringify({ serving: live, sessions: sessions.map((s) => ({ ...s, startedAt: new Date(s.startedAt).toISOString() })) }, (_k, v: unknown) => (typeof v === 'number' && Number.isNaN(v) ? null : v)));
+    return;
+  }
+  if (!live) console.log('# serve is not running: deadlines as stored');
+  const rows = [['SESSION', 'USER', 'GROUPS', 'IDLE LEFT', 'ABSOLUTE LEFT', 'RENEWALS', 'POLICY']];
+  for (const s of sessions) {
+    rows.push([
+      s.sessionId,
+      s.user,
+      s.groups.length > 0 ? s.groups.join(',') : '-',
+      clock(s.idleRemainingMs),
+      clock(s.absoluteRemainingMs),
+      Number.isNaN(s.maxRenewals) ? String(s.renewals) : `${s.renewals}/${s.maxRenewals}`,
+      Number.isNaN(s.idleTimeoutMs) ? '-' : `${plainDuration(s.idleTimeoutMs)} idle, ${plainDuration(s.maxDurationMs)} max`,
+    ]);
+  }
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  for (const r of rows) console.log(r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  '));
+}
+
+const END_REASONS: readonly string[] = Object.values(EndReason);
+
+async function cmdEnd(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, { reason: { type: 'string' } });
+  expectPositionals(positionals, 1, 'end SESSION [--reason revoked]');
+  const session = positionals[0] ?? '';
+  const reasonText = typeof values.reason === 'string' ? values.reason : 'revoked';
+  if (!END_REASONS.includes(reasonText)) throw new UsageError(`--reason must be one of ${END_REASONS.join(', ')}`);
+  const reason = reasonText as EndReasonType;
+  const config = loadConfig(configPath(values));
+  const answer = await adminRequest(adminSocketPath(config), { op: 'end', session, reason });
+  if (answer && 'ended' in answer) {
+    console.log(`ended session ${answer.ended.join(', ')} (${reason})`);
+    return;
+  }
+  const store = new Store(config.store);
+  try {
+    const matches = store.listSessions().filter((s) => s.id === session || (session.length >= 8 && s.id.startsWith(session)));
+    const target = matches.length === 1 ? matches[0] : undefined;
+    if (!target || !store.endSession(target.id, reason, Date.now(), { unaudited: true })) throw new LatchError(ErrorCode.NOT_FOUND, `no live session "${session}"`);
+    console.log(`ended session ${target.id} (${reason}); serve is not running: it audits the end at its next start`);
+  } finally {
+    store.close();
+  }
+}
+
+async function cmdRevoke(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, {});
+  expectPositionals(positionals, 1, 'revoke USER');
+  const user = positionals[0] ?? '';
+  const ended = await revokeUser(loadConfig(configPath(values)), user);
+  console.log(`revoked ${ended.length} session(s) of ${user}${ended.length > 0 ? `: ${ended.join(', ')}` : ''}`);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   try {
@@ -218,6 +349,18 @@ export async function main(argv: string[]): Promise<number> {
       case 'enroll':
         cmdEnroll(args);
         return 0;
+      case 'sessions':
+        await cmdSessions(args);
+        return 0;
+      case 'end':
+        await cmdEnd(args);
+        return 0;
+      case 'revoke':
+        await cmdRevoke(args);
+        return 0;
+      case 'audit':
+        if (args[0] !== 'verify') throw new UsageError('expected audit verify [--json] FILE');
+        return await runAuditVerify(args.slice(1));
       case '--help':
       case '-h':
       case 'help':

@@ -20,6 +20,7 @@ const STATUS_FOR: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.CERT_REVOKED]: 403,
   [ErrorCode.SESSION_ENDED]: 403,
   [ErrorCode.NOT_FOUND]: 404,
+  [ErrorCode.RENEWAL_LIMIT]: 409,
   [ErrorCode.RATE_LIMITED]: 429,
 };
 

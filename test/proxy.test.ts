@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { createServer } from 'node:net';
@@ -319,10 +319,14 @@ void describe('latch-proxy as real processes', { timeout: 180_000 }, () => {
     assert.match(starter, /^resources: \[\]$/m);
     const resources = `resources:\n  - id: echo\n    target: 127.0.0.1:${echoPort}\n    group: default\n  - id: closed-port\n    target: 127.0.0.1:1\n  - id: sink\n    target: 127.0.0.1:${sinkPort}\n  - id: flood\n    target: 127.0.0.1:${floodPort}\n  - id: count\n    target: 127.0.0.1:${countPort}\n`;
     writeFileSync(configFile, starter.replace(/^resources: \[\]$/m, resources).replace('keepaliveInterval: 15s', 'keepaliveInterval: 1s').replace(/maxStreams: \d+/, `maxStreams: ${MAX_STREAMS}`).replace(/initialWindow: \S+/, `initialWindow: ${WINDOW}`));
-    writeFileSync(shortConfigFile, readFileSync(configFile, 'utf8').replace('maxDuration: 8h', 'maxDuration: 2s'));
+    // A second proxy with its own data directory (store, audit trail, admin socket).
+    mkdirSync(join(dir, 'short'));
+    writeFileSync(shortConfigFile, readFileSync(configFile, 'utf8').replace('maxDuration: 8h', 'maxDuration: 2s').replace('store: latch.db', 'store: short/latch.db'));
 
     const add = await runCli(['user', 'add', 'alice', '--config', configFile], `${PASSWORD}\n`);
     assert.equal(add.code, 0, add.stderr);
+    const addShort = await runCli(['user', 'add', 'alice', '--config', shortConfigFile], `${PASSWORD}\n`);
+    assert.equal(addShort.code, 0, addShort.stderr);
     const enroll = await runCli(['enroll', 'alice', '--config', configFile, '--ttl', '10m']);
     assert.equal(enroll.code, 0, enroll.stderr);
     enrollmentCode = /^code: (\S+)$/m.exec(enroll.stdout)?.[1] ?? '';
