@@ -56,6 +56,12 @@ interface MultiplexerEvents {
 
 type Phase = 'opening' | 'pending' | 'open';
 
+/**
+ * A stream's write side accepts this much before write() returns false. Above one socket read
+ * (64 KiB), so a source piped in is not paused and resumed for every chunk while credit lasts.
+ */
+const STREAM_WRITE_HIGH_WATER_MARK = 256 * 1024;
+
 /** Window growth leaves the base window of this many future streams free (64 KiB each). */
 const GROWTH_RESERVE_STREAMS = 256;
 
@@ -375,7 +381,7 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
   // ---- stream hooks ----------------------------------------------------------------------------
 
   #register(id: number, resourceId: string, phase: Phase): StreamState {
-    const stream = new MuxStream({ host: this.#host, id, resourceId, writableHighWaterMark: MAX_SEND_FRAME_SIZE });
+    const stream = new MuxStream({ host: this.#host, id, resourceId, writableHighWaterMark: STREAM_WRITE_HIGH_WATER_MARK });
     const st: StreamState = {
       stream,
       phase,
@@ -396,7 +402,7 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
   }
 
   #failedStream(resourceId: string, err: LatchError, code?: ResetCode): MuxStream {
-    const stream = new MuxStream({ host: this.#host, id: 0, resourceId, writableHighWaterMark: MAX_SEND_FRAME_SIZE });
+    const stream = new MuxStream({ host: this.#host, id: 0, resourceId, writableHighWaterMark: STREAM_WRITE_HIGH_WATER_MARK });
     stream.resetCode = code;
     process.nextTick(() => destroyQuietly(stream, err));
     return stream;
