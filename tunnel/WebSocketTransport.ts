@@ -100,8 +100,7 @@ export class WebSocketTransport extends EventEmitter<WebSocketTransportEvents> i
       const info = this.#localClose ?? { code: code === 1005 ? ABNORMAL_CLOSURE : code, reason: reason.toString('utf8') };
       this.emit('close', info.code, info.reason);
     });
-    const raw = ws as WebSocket & { _socket?: { setNoDelay?: (v: boolean) => void } };
-    raw._socket?.setNoDelay?.(true);
+    // No setNoDelay here: ws turns Nagle off on every socket it adopts (WebSocket#setSocket).
   }
 
   get bufferedAmount(): number {
