@@ -12,7 +12,21 @@ export interface ProfileSession {
   /** Wall-clock epoch ms of the absolute deadline, for display only; the proxy's timers decide. */
   expiresAt: number;
   resources: ResourceInfo[];
+  /** Non-secret proof for POST /v1/wiped (LoginResponse.wipeReceipt); it authorizes nothing else. */
+  wipeReceipt?: string;
 }
+
+/** A wipe done on this device that the proxy has not confirmed yet (`credentials.wiped`). */
+export interface ProfilePendingWipe {
+  sessionId: string;
+  /** The session's wipe receipt; without one the wipe cannot be confirmed and is dropped. */
+  receipt?: string;
+  /** Keychain items deleted. */
+  items: number;
+}
+
+/** Bounds the pending list: a device that never reaches its proxy does not grow the file forever. */
+export const MAX_PENDING_WIPES = 50;
 
 /**
  * Non-secret client state. It never holds the private key, the certificate or the token: those
@@ -28,6 +42,8 @@ export interface Profile {
   /** Last user signed in, kept after logout so the next sign-in can default to it. */
   user?: string;
   session?: ProfileSession;
+  /** Wipes to confirm to this proxy at next contact, oldest first. */
+  pendingWipes?: ProfilePendingWipe[];
 }
 
 export const PROFILE_FILE = 'profile.json';
@@ -50,6 +66,22 @@ function isResource(value: unknown): value is ResourceInfo {
   if (typeof value !== 'object' || value === null) return false;
   const r = value as Record<string, unknown>;
   return typeof r['id'] === 'string' && typeof r['group'] === 'string';
+}
+
+function isPendingWipe(value: unknown): value is ProfilePendingWipe {
+  if (typeof value !== 'object' || value === null) return false;
+  const w = value as Record<string, unknown>;
+  return (
+    typeof w['sessionId'] === 'string' &&
+    (w['receipt'] === undefined || typeof w['receipt'] === 'string') &&
+    typeof w['items'] === 'number' &&
+    Number.isSafeInteger(w['items']) &&
+    w['items'] >= 0
+  );
+}
+
+function copyPendingWipe(w: ProfilePendingWipe): ProfilePendingWipe {
+  return w.receipt === undefined ? { sessionId: w.sessionId, items: w.items } : { sessionId: w.sessionId, receipt: w.receipt, items: w.items };
 }
 
 /** Validates a parsed profile.json, so a damaged file is a clear error, not a crash later. */
@@ -95,6 +127,15 @@ export function parseProfile(text: string, path = PROFILE_FILE): Profile {
       expiresAt: s['expiresAt'],
       resources: s['resources'].map((r) => ({ id: r.id, group: r.group })),
     };
+    if (s['wipeReceipt'] !== undefined) {
+      if (typeof s['wipeReceipt'] !== 'string') throw invalid(path, 'malformed session');
+      profile.session.wipeReceipt = s['wipeReceipt'];
+    }
+  }
+  if (p['pendingWipes'] !== undefined) {
+    const list = p['pendingWipes'];
+    if (!Array.isArray(list) || !list.every(isPendingWipe)) throw invalid(path, 'malformed pendingWipes');
+    profile.pendingWipes = list.map(copyPendingWipe);
   }
   return profile;
 }
@@ -112,8 +153,12 @@ export function serializeProfile(profile: Profile): string {
   };
   if (profile.user !== undefined) stored.user = profile.user;
   if (profile.session !== undefined) {
-    const { id, user, expiresAt, resources } = profile.session;
+    const { id, user, expiresAt, resources, wipeReceipt } = profile.session;
     stored.session = { id, user, expiresAt, resources: resources.map((r) => ({ id: r.id, group: r.group })) };
+    if (wipeReceipt !== undefined) stored.session.wipeReceipt = wipeReceipt;
+  }
+  if (profile.pendingWipes !== undefined && profile.pendingWipes.length > 0) {
+    stored.pendingWipes = profile.pendingWipes.slice(-MAX_PENDING_WIPES).map(copyPendingWipe);
   }
   const text = `${JSON.stringify(stored, null, 2)}\n`;
   // The CA PEM is the only PEM allowed here; a private key must never be written, whatever happens.

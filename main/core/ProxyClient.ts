@@ -5,12 +5,14 @@ import type { RequestOptions } from 'node:https';
 import { hostname } from 'node:os';
 import forge from 'node-forge';
 import { ApiPath } from '../../common/api.ts';
-import type { LoginRequest, LoginResponse, ResourceInfo, ResourcesResponse } from '../../common/api.ts';
+import type { LoginRequest, LoginResponse, ResourceInfo, ResourcesResponse, SessionStateResponse, WipedRequest } from '../../common/api.ts';
 import { ErrorCode, isLatchError, LatchError } from '../../common/errors.ts';
+import { parseServerMessage } from '../../common/session.ts';
 import type { CredentialStore } from './CredentialStore.ts';
 import { normalizeFingerprint, normalizeProxyUrl } from './Enrollment.ts';
 import { errorFromBody, networkError } from './networkError.ts';
 import type { Profile, ProfileSession, ProfileStore } from './Profile.ts';
+import { confirmPendingWipes, ProfilePendingWipes } from './ProfilePendingWipes.ts';
 import { loadSessionSecrets, saveSessionSecrets, wipeSessionSecrets } from './SessionSecrets.ts';
 import type { SessionSecrets } from './SessionSecrets.ts';
 
@@ -164,6 +166,7 @@ export class ProxyClient {
       expiresAt: sentAt + response.expiresInMs,
       resources: response.resources,
     };
+    if (response.wipeReceipt !== undefined) session.wipeReceipt = response.wipeReceipt;
     const profile: Profile = {
       version: 1,
       proxyUrl: this.proxyUrl,
@@ -172,11 +175,91 @@ export class ProxyClient {
       user: response.user,
       session,
     };
+    // Wipes not yet confirmed stay queued, as long as they are for this same proxy.
+    if (previous?.proxyUrl === this.proxyUrl && previous.pendingWipes !== undefined) profile.pendingWipes = previous.pendingWipes;
     await profiles.write(profile);
     if (previous?.session !== undefined && previous.session.id !== session.id) {
       await this.#retire(previous);
     }
+    await this.confirmPendingWipes();
     return profile;
+  }
+
+  /**
+   * `latch login` and the desktop's sign-in: while a session of the same user on the same proxy is
+   * signed in, re-authenticates it in place (same session, fresh absolute period, open tunnels
+   * stay up); otherwise, or when the proxy says that session is over, signs in afresh.
+   */
+  async signIn(credentials: LoginCredentials): Promise<{ profile: Profile; reauthenticated: boolean }> {
+    const current = await this.options.profiles.read().catch(() => null);
+    const session = current?.session;
+    const sameUser = credentials.method === 'enrollment' || credentials.user === session?.user;
+    if (session !== undefined && current?.proxyUrl === this.proxyUrl && sameUser) {
+      try {
+        const { profile } = await this.reauthenticate(credentials);
+        return { profile, reauthenticated: true };
+      } catch (err) {
+        // The old session is gone (or its secrets are): a fresh sign-in replaces it.
+        if (!isSessionGone(err) && !isLatchError(err, ErrorCode.NOT_SIGNED_IN)) throw err;
+      }
+    }
+    return { profile: await this.login(credentials), reauthenticated: false };
+  }
+
+  /**
+   * Re-authentication in place (POST /v1/reauth over the live session's certificate and token):
+   * a NEW key pair made here, a new certificate for the same session, its items in the keychain
+   * replaced, the profile's absolute deadline and wipe receipt updated. The proxy keeps the live
+   * tunnel and its connections up; the old certificate is refused for new connections.
+   */
+  async reauthenticate(credentials: LoginCredentials): Promise<{ profile: Profile; secrets: SessionSecrets; expiresInMs: number }> {
+    const { profile, session, secrets: old } = await this.signedIn();
+    const caPem = await this.caPem();
+    const generated = generateKeyAndCsr(session.user);
+    const body: LoginRequest =
+      credentials.method === 'password'
+        ? { method: 'password', user: credentials.user, password: credentials.password, csr: generated.csrPem, device: this.options.device }
+        : { method: 'enrollment', code: credentials.code, csr: generated.csrPem, device: this.options.device };
+    const sentAt = this.options.now();
+    const response = parseLoginResponse(await this.#json('POST', ApiPath.REAUTH, { body, secrets: old }));
+    if (response.sessionId !== session.id) {
+      throw new LatchError(ErrorCode.PROTOCOL, `the proxy answered a re-authentication of session ${session.id} with session ${response.sessionId}`);
+    }
+    this.#checkCertificate(response, generated.spkiDer, caPem, sentAt);
+    const secrets: SessionSecrets = { key: generated.keyPem, cert: response.certificate, token: response.token };
+    await saveSessionSecrets(this.options.store, session.id, secrets);
+    const next: ProfileSession = { ...session, expiresAt: sentAt + response.expiresInMs, resources: response.resources };
+    if (response.wipeReceipt !== undefined) next.wipeReceipt = response.wipeReceipt;
+    const updated: Profile = { ...profile, user: response.user, session: next };
+    await this.options.profiles.write(updated);
+    return { profile: updated, secrets, expiresInMs: response.expiresInMs };
+  }
+
+  /** GET /v1/session: the deadlines and policy in effect, from the proxy's timers. */
+  async sessionState(secrets?: SessionSecrets): Promise<SessionStateResponse> {
+    const use = secrets ?? (await this.signedIn()).secrets;
+    return parseStateResponse(await this.#json('GET', ApiPath.SESSION, { secrets: use }));
+  }
+
+  /** POST /v1/renew: resets the idle deadline; LATCH_ERR_RENEWAL_LIMIT past maxRenewals. */
+  async renew(secrets?: SessionSecrets): Promise<SessionStateResponse> {
+    const use = secrets ?? (await this.signedIn()).secrets;
+    return parseStateResponse(await this.#json('POST', ApiPath.RENEW, { secrets: use, body: {} }));
+  }
+
+  /** POST /v1/logout with the given secrets (the engine holds them in memory). */
+  async endSession(secrets: SessionSecrets): Promise<void> {
+    await this.#json('POST', ApiPath.LOGOUT, { secrets, body: {} });
+  }
+
+  /** POST /v1/wiped: no client certificate (it is gone by now); the receipt proves the sender. */
+  async confirmWiped(request: WipedRequest): Promise<void> {
+    await this.#send('POST', ApiPath.WIPED, { pinned: true, body: request });
+  }
+
+  /** Confirms every wipe recorded in the profile and not yet confirmed; resolves with how many. */
+  async confirmPendingWipes(): Promise<number> {
+    return confirmPendingWipes(new ProfilePendingWipes(this.options.profiles), (request) => this.confirmWiped(request));
   }
 
   /** The resources the signed-in session may open, straight from the proxy. */
@@ -229,6 +312,9 @@ export class ProxyClient {
   async forget(profile: Profile): Promise<number> {
     if (profile.session === undefined) return 0;
     const wiped = await wipeSessionSecrets(this.options.store, profile.session.id);
+    const pending = new ProfilePendingWipes(this.options.profiles);
+    pending.rememberReceipt(profile.session.id, profile.session.wipeReceipt);
+    await pending.add({ sessionId: profile.session.id, items: wiped }).catch(() => undefined);
     const current = await this.options.profiles.read().catch(() => null);
     // Only drop the session from the profile if it is still the one we wiped.
     if (current?.session?.id === profile.session.id) {
@@ -236,6 +322,7 @@ export class ProxyClient {
       delete signedOut.session;
       await this.options.profiles.write(signedOut);
     }
+    await this.confirmPendingWipes();
     return wiped;
   }
 
@@ -250,7 +337,12 @@ export class ProxyClient {
     } catch {
       // The old session is unusable once wiped; the proxy ends it at its deadline if not now.
     }
-    await wipeSessionSecrets(this.options.store, id).catch(() => 0);
+    const items = await wipeSessionSecrets(this.options.store, id).catch(() => undefined);
+    if (items !== undefined && previous.proxyUrl === this.proxyUrl) {
+      const pending = new ProfilePendingWipes(this.options.profiles);
+      pending.rememberReceipt(id, previous.session.wipeReceipt);
+      await pending.add({ sessionId: id, items }).catch(() => undefined);
+    }
   }
 
   #checkPin(pem: string): void {
@@ -409,9 +501,22 @@ function parseLoginResponse(raw: unknown): LoginResponse {
     Number.isFinite(r['expiresInMs']) &&
     r['expiresInMs'] > 0 &&
     Array.isArray(r['resources']) &&
-    r['resources'].every(isResourceInfo);
+    r['resources'].every(isResourceInfo) &&
+    (r['wipeReceipt'] === undefined || typeof r['wipeReceipt'] === 'string');
   if (!ok) throw new LatchError(ErrorCode.PROTOCOL, 'the proxy sent a malformed login response');
   return r as unknown as LoginResponse;
+}
+
+function parseStateResponse(raw: unknown): SessionStateResponse {
+  const message = parseServerMessage({ ...(typeof raw === 'object' && raw !== null ? raw : {}), type: 'session.state' });
+  if (message?.type !== 'session.state') throw new LatchError(ErrorCode.PROTOCOL, 'the proxy sent a malformed session state');
+  return {
+    sessionId: message.sessionId,
+    idleRemainingMs: message.idleRemainingMs,
+    absoluteRemainingMs: message.absoluteRemainingMs,
+    renewalsLeft: message.renewalsLeft,
+    policy: message.policy,
+  };
 }
 
 /** RSA 2048 made here with Node's native generator; node-forge only builds and signs the CSR. */

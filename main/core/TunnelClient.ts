@@ -12,8 +12,9 @@ import { DEFAULT_MAX_FRAME_SIZE } from '../../tunnel/constants.ts';
 import { listenLocal } from '../../tunnel/LocalListener.ts';
 import { Multiplexer } from '../../tunnel/Multiplexer.ts';
 import type { MultiplexerOptions } from '../../tunnel/Multiplexer.ts';
+import type { MuxStream } from '../../tunnel/MuxStream.ts';
 import { WebSocketTransport, wsMaxPayload } from '../../tunnel/WebSocketTransport.ts';
-import { describeEnd } from './describeEnd.ts';
+import { describeEnd } from './session/describeEnd.ts';
 import { errorFromBody, networkError } from './networkError.ts';
 import type { SessionSecrets } from './SessionSecrets.ts';
 
@@ -148,6 +149,15 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     return { resourceId, host: listener.address.host, port: listener.address.port };
   }
 
+  /**
+   * Opens one stream to `resourceId` (for listeners the caller owns, e.g. ones that outlive a
+   * reconnect). Throws CONNECTION_CLOSED once the tunnel is closed.
+   */
+  openStream(resourceId: string): MuxStream {
+    if (this.#ended || this.#mux.closed) throw new LatchError(ErrorCode.CONNECTION_CLOSED, 'the tunnel to the proxy is not up');
+    return this.#mux.openStream(resourceId);
+  }
+
   /** Sends a control message to the proxy (activity, renew, logout, credentials.wiped). */
   send(message: ClientMessage): void {
     if (!this.#mux.closed) this.#mux.sendControl({ ...message });
@@ -179,8 +189,12 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     const local = this.#localClose;
     const reason = this.#sessionEnded?.reason ?? reasonForCloseCode(closeCode);
     if (reason !== undefined) {
-      const detail = this.#sessionEnded?.message ?? wireReason;
-      return { closeCode, reason, error: undefined, local, message: describeEnd(reason, detail) };
+      // 4005 without session.ended: only this tunnel was replaced by a newer one of the session.
+      const message =
+        reason === 'replaced' && this.#sessionEnded === undefined
+          ? 'Disconnected: a newer connection of this session took over'
+          : describeEnd(reason);
+      return { closeCode, reason, error: undefined, local, message };
     }
     if (local || closeCode === CloseCode.NORMAL) {
       return { closeCode, reason: undefined, error: undefined, local, message: 'disconnected' };

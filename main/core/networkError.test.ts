@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ErrorCode, LatchError } from '../../common/errors.ts';
-import { errorFromBody, networkError } from './networkError.ts';
+import { endReasonOf, errorFromBody, networkError } from './networkError.ts';
 
 test('socket failures are PROXY_UNREACHABLE, certificate failures CA_MISMATCH, LatchErrors pass through', () => {
   const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
@@ -19,6 +19,8 @@ test('error bodies keep their code; an end reason turns the message into plain w
   const ended = errorFromBody({ code: ErrorCode.SESSION_ENDED, message: 'session ended', reason: 'idle' });
   assert.equal(ended.code, ErrorCode.SESSION_ENDED);
   assert.match(ended.message, /idle for too long/);
+  assert.equal(endReasonOf(ended), 'idle');
+  assert.equal(endReasonOf(plain), undefined);
   assert.equal(errorFromBody({ code: ErrorCode.SESSION_ENDED, message: 'm', reason: 'bogus' }).message, 'm');
   assert.equal(errorFromBody('nonsense').code, ErrorCode.PROTOCOL);
 });

@@ -1,6 +1,6 @@
 import type { EndReason } from '../../common/closeCodes.ts';
 import { deserializeError, ErrorCode, LatchError } from '../../common/errors.ts';
-import { describeEnd } from './describeEnd.ts';
+import { describeEnd } from './session/describeEnd.ts';
 
 /** Socket-level failures: the proxy is down, unreachable or went away mid-request. */
 const UNREACHABLE = new Set([
@@ -55,15 +55,33 @@ export function networkError(err: unknown, proxyUrl: string): LatchError {
 
 const END_REASONS: ReadonlySet<string> = new Set(['idle', 'absolute', 'revoked', 'logout', 'replaced', 'error']);
 
+/** A refusal because the session has ended; `reason` is why, as the proxy recorded it. */
+export class EndedSessionError extends LatchError {
+  readonly reason: EndReason;
+
+  constructor(code: LatchError['code'], message: string, reason: EndReason) {
+    super(code, message);
+    this.name = 'EndedSessionError';
+    this.reason = reason;
+  }
+}
+
+/** The reason a refusal carries when the proxy said the session had ended, else undefined. */
+export function endReasonOf(err: unknown): EndReason | undefined {
+  return err instanceof EndedSessionError ? err.reason : undefined;
+}
+
 /**
  * Rebuilds the proxy's `{code, message, reason?}` error body. Refusals of an ended session carry
- * the reason it ended; the message then says it in plain words.
+ * the reason it ended: the error is then an EndedSessionError whose message says it in plain words.
  */
 export function errorFromBody(body: unknown): LatchError {
   const err = deserializeError(body);
   const reason = (body as { reason?: unknown } | null)?.reason;
   if (typeof reason === 'string' && END_REASONS.has(reason)) {
-    return new LatchError(err.code, describeEnd(reason as EndReason, err.message));
+    const detail = err.message.trim();
+    const plain = describeEnd(reason as EndReason);
+    return new EndedSessionError(err.code, detail === '' ? plain : `${plain} (${detail})`, reason as EndReason);
   }
   return err;
 }

@@ -1,122 +1,287 @@
 import { parseArgs } from 'node:util';
+import { formatDuration } from '../../../common/durations.ts';
+import type { EndedView, EngineSnapshot, WarningView } from '../../../common/engineState.ts';
 import { ErrorCode, LatchError } from '../../../common/errors.ts';
-import { describeEnd, endsSession } from '../../core/describeEnd.ts';
-import { isSessionGone, ProxyClient } from '../../core/ProxyClient.ts';
-import { TunnelClient } from '../../core/TunnelClient.ts';
-import type { TunnelEnd } from '../../core/TunnelClient.ts';
+import { ClientEngine } from '../../core/ClientEngine.ts';
+import { isIdleSourceKind, IdleSourceKind } from '../../core/idle/IdleSource.ts';
+import type { IdleSource } from '../../core/idle/IdleSource.ts';
+import type { Notifier } from '../../core/notify/Notifier.ts';
 import type { CliContext } from '../CliContext.ts';
 import { line } from '../CliContext.ts';
 import { ExitCode, exitCodeForReason } from '../exitCodes.ts';
+import { createIdleSource } from '../idle/createIdleSource.ts';
+import { createNotifier } from '../notify/createNotifier.ts';
 import { parseResourceSpecs } from '../parseResourceSpecs.ts';
+import { StatusLine } from '../StatusLine.ts';
 
-export const CONNECT_USAGE = 'latch connect RESOURCE[:PORT]... [--port N] [--json]';
+export const CONNECT_USAGE = 'latch connect RESOURCE[:PORT]... [--port N] [--idle auto|x11|mutter|macos|windows|none] [--json]';
+
+/** Ctrl-C arrives as this byte when the terminal is in raw mode (no SIGINT then). */
+const CTRL_C = 0x03;
 
 /**
- * `latch connect`: one 127.0.0.1 listener per resource, every accepted connection carried as a
- * stream over the session's tunnel. Runs until SIGINT/SIGTERM (exit 0) or until the proxy ends
- * the session (the reason in plain words, an exit code per reason, credentials wiped).
+ * `latch connect`: runs the client engine. One 127.0.0.1 listener per resource, every accepted
+ * connection carried as a stream over the session's tunnel (reconnected when lost). Reports OS idle
+ * time, shows a live countdown on a terminal, warns in the terminal and on the desktop (Renew
+ * action), renews on `r`. Runs until SIGINT/SIGTERM (exit 0; the session stays signed in) or until
+ * the session ends (the reason in plain words, credentials wiped, an exit code per reason).
  */
 export async function connect(argv: string[], ctx: CliContext): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     strict: true,
-    options: { port: { type: 'string' }, json: { type: 'boolean', default: false } },
+    options: {
+      port: { type: 'string' },
+      idle: { type: 'string', default: IdleSourceKind.AUTO },
+      json: { type: 'boolean', default: false },
+    },
   });
   const specs = parseResourceSpecs(positionals, values.port);
   const json = values.json;
-  const client = await ProxyClient.fromProfile({ store: ctx.store, profiles: ctx.profiles, now: ctx.now });
-  const { profile, secrets } = await client.signedIn();
-
-  // Unknown ids are refused before anything listens; this also tells us the session is alive.
-  let available;
-  try {
-    available = await client.resources();
-  } catch (err) {
-    if (isSessionGone(err)) await client.forget(profile);
-    throw err;
+  if (!isIdleSourceKind(values.idle)) {
+    throw new LatchError(ErrorCode.USAGE, `unknown idle source "${values.idle}": use auto, x11, mutter, macos, windows or none`);
   }
-  const known = new Set(available.map((r) => r.id));
-  for (const { resourceId } of specs) {
-    if (!known.has(resourceId)) {
-      const list = available.length === 0 ? 'none' : available.map((r) => r.id).join(', ');
-      throw new LatchError(ErrorCode.UNKNOWN_RESOURCE, `unknown resource "${resourceId}" (available: ${list})`);
+  const status = new StatusLine(ctx.stderr);
+  const say = (text: string): void => status.print(text);
+
+  const idle = await openIdleSource(values.idle, ctx);
+  let notifier: Notifier | null = null;
+  try {
+    notifier = createNotifier({ platform: process.platform, vars: ctx.env });
+  } catch (err) {
+    const e = err instanceof LatchError ? err : new LatchError(ErrorCode.NOTIFY_UNAVAILABLE, String(err));
+    line(ctx.stderr, `latch: desktop notifications are unavailable (${e.code}: ${e.message}); warnings are shown in this terminal only.`);
+  }
+  const engine = new ClientEngine({ store: ctx.store, profiles: ctx.profiles, idle, notifier });
+  const stopKeys = listenForKeys(ctx);
+  let endedCleanly = false;
+  try {
+    await engine.start();
+    const first = engine.snapshot();
+    if (first.phase === 'ended' && first.ended !== null) {
+      endedCleanly = true;
+      return reportEnd(first.ended, ctx, json, status);
     }
-  }
-
-  let tunnel: TunnelClient;
-  try {
-    tunnel = await TunnelClient.connect({ proxyUrl: profile.proxyUrl, caPem: profile.caPem, secrets });
-  } catch (err) {
-    if (isSessionGone(err)) await client.forget(profile);
-    throw err;
-  }
-  const ended = new Promise<TunnelEnd>((resolve) => tunnel.once('end', resolve));
-  tunnel.on('connectionError', (resourceId, err) => {
-    if (json) line(ctx.stdout, JSON.stringify({ event: 'connection.error', resource: resourceId, code: err.code, message: err.message }));
-    else line(ctx.stderr, `${resourceId}: a connection failed: ${err.code}: ${err.message}`);
-  });
-  try {
+    if (first.phase === 'signed-out') {
+      const why = first.lastError === null ? '' : ` (${first.lastError.message})`;
+      throw new LatchError(ErrorCode.NOT_SIGNED_IN, `not signed in: run \`latch login\` first${why}`);
+    }
+    const known = new Set(first.resources.map((r) => r.id));
+    for (const { resourceId } of specs) {
+      if (!known.has(resourceId)) {
+        const list = first.resources.length === 0 ? 'none' : first.resources.map((r) => r.id).join(', ');
+        throw new LatchError(ErrorCode.UNKNOWN_RESOURCE, `unknown resource "${resourceId}" (available: ${list})`);
+      }
+    }
     for (const spec of specs) {
-      const info = await tunnel.listen(spec.resourceId, spec.port);
+      const info = await engine.connect(spec.resourceId, spec.port);
       line(
         ctx.stdout,
-        json
-          ? JSON.stringify({ event: 'listening', resource: info.resourceId, host: info.host, port: info.port })
-          : `${info.resourceId}  ${info.host}:${info.port}`,
+        json ? JSON.stringify({ event: 'listening', resource: info.resourceId, host: info.host, port: info.port }) : `${info.resourceId}  ${info.host}:${info.port}`,
       );
     }
-  } catch (err) {
-    await tunnel.close();
-    throw err;
-  }
-  if (!json) line(ctx.stderr, 'Tunnels are up. Press Ctrl-C to close them.');
+    if (!json) say(`Tunnels are up. Press ${stopKeys.raw ? 'r to renew, ' : ''}Ctrl-C to close them.`);
 
-  const outcome = await Promise.race([ended.then((end) => ({ end })), ctx.interrupted.then((signal) => ({ signal }))]);
-  if ('signal' in outcome) {
-    await tunnel.close();
+    const outcome = await new Promise<{ ended: EndedView } | { signal: string } | { lost: LatchError }>((resolve) => {
+      const cleanups: Array<() => void> = [];
+      const done = (value: { ended: EndedView } | { signal: string } | { lost: LatchError }): void => {
+        for (const c of cleanups) c();
+        resolve(value);
+      };
+      cleanups.push(engine.on('ended', (ended) => done({ ended })));
+      cleanups.push(
+        engine.on('changed', (s) => {
+          // A proxy whose certificate no longer matches the pin will not come back by retrying.
+          if (s.phase === 'offline' && s.lastError?.code === ErrorCode.CA_MISMATCH) done({ lost: new LatchError(s.lastError.code, s.lastError.message) });
+        }),
+      );
+      void ctx.interrupted.then((signal) => done({ signal }));
+      void stopKeys.interrupted.then((signal) => done({ signal }));
+      stopKeys.onRenew(() => {
+        engine.renew().catch((err: unknown) => {
+          const e = err instanceof LatchError ? err : new LatchError(ErrorCode.INTERNAL, String(err));
+          if (json) line(ctx.stdout, JSON.stringify({ event: 'renew.failed', code: e.code, message: e.message }));
+          else say(`latch: ${e.code}: ${e.message}`);
+        });
+      });
+      watch(engine, ctx, json, status, cleanups);
+    });
+
+    if ('ended' in outcome) {
+      endedCleanly = true;
+      status.clear();
+      return reportEnd(outcome.ended, ctx, json, status);
+    }
+    await engine.close();
+    status.clear();
+    if ('lost' in outcome) {
+      if (json) line(ctx.stdout, JSON.stringify({ event: 'closed', reason: 'tunnel-lost', code: outcome.lost.code, message: outcome.lost.message, exitCode: ExitCode.TUNNEL_LOST }));
+      line(ctx.stderr, `latch: ${outcome.lost.code}: ${outcome.lost.message}`);
+      return ExitCode.TUNNEL_LOST;
+    }
     if (json) line(ctx.stdout, JSON.stringify({ event: 'closed', reason: 'interrupted', signal: outcome.signal }));
-    else line(ctx.stderr, 'Tunnels closed.');
+    else line(ctx.stderr, 'Tunnels closed. The session stays signed in (latch logout ends it).');
     return ExitCode.OK;
+  } finally {
+    stopKeys.stop();
+    status.clear();
+    await engine.close();
+    idle.close();
+    // After an end the notification saying why stays on screen; otherwise remove ours.
+    if (!endedCleanly) await notifier?.close().catch(() => undefined);
   }
-  return finish(outcome.end, client, profile, ctx, json);
 }
 
-async function finish(
-  end: TunnelEnd,
-  client: ProxyClient,
-  profile: Awaited<ReturnType<ProxyClient['signedIn']>>['profile'],
-  ctx: CliContext,
-  json: boolean,
-): Promise<number> {
-  let wiped: number | undefined;
-  let wipeError: LatchError | undefined;
-  const sessionOver = end.reason !== undefined ? endsSession(end.reason) : isSessionGone(end.error);
-  if (sessionOver) {
-    try {
-      wiped = await client.forget(profile);
-    } catch (err) {
-      wipeError = err instanceof LatchError ? err : new LatchError(ErrorCode.KEYCHAIN_UNAVAILABLE, String(err));
+async function openIdleSource(kind: IdleSourceKind, ctx: CliContext): Promise<IdleSource> {
+  try {
+    return await createIdleSource(kind, { platform: process.platform, vars: ctx.env });
+  } catch (err) {
+    if (err instanceof LatchError && err.code === ErrorCode.IDLE_UNAVAILABLE && !err.message.includes('--idle none')) {
+      throw new LatchError(err.code, `${err.message}. Use --idle none to count only explicit renewals (r, latch renew).`, { cause: err });
     }
+    throw err;
   }
-  const message = end.reason !== undefined ? describeEnd(end.reason, '') : end.message;
-  if (json) {
+}
+
+/** Prints the engine's changes: the countdown line, warnings, renewals, phase changes (text or --json lines). */
+function watch(engine: ClientEngine, ctx: CliContext, json: boolean, status: StatusLine, cleanups: Array<() => void>): void {
+  const say = (text: string): void => status.print(text);
+  let previous: EngineSnapshot | null = null;
+  const emitState = (s: EngineSnapshot): void => {
+    const v = s.session;
     line(
       ctx.stdout,
       JSON.stringify({
-        event: 'ended',
-        reason: end.reason ?? null,
-        code: end.error?.code ?? null,
-        closeCode: end.closeCode,
-        message: end.message,
-        wiped: wiped ?? null,
+        event: 'state',
+        phase: s.phase,
+        sessionId: v?.sessionId ?? null,
+        idleRemainingMs: v?.idleRemainingMs ?? null,
+        absoluteRemainingMs: v?.absoluteRemainingMs ?? null,
+        renewalsLeft: v?.renewalsLeft ?? null,
+        idleTimeoutMs: v?.policy.idleTimeoutMs ?? null,
+        maxDurationMs: v?.policy.maxDurationMs ?? null,
+        groups: v?.policy.groups ?? [],
       }),
     );
-  } else {
-    line(ctx.stderr, end.reason !== undefined ? end.message : `latch: ${end.error?.code ?? ErrorCode.CONNECTION_CLOSED}: ${message}`);
-    if (wiped !== undefined) line(ctx.stderr, `Credentials of the session wiped from this machine (${wiped} keychain items).`);
+  };
+  const onChanged = (s: EngineSnapshot): void => {
+    if (s.phase === 'ended') return;
+    const p = previous;
+    previous = s;
+    if (json) {
+      if (p === null || stateMoved(p, s)) emitState(s);
+    } else if (p !== null && p.phase !== s.phase) {
+      if (s.phase === 'offline') say(`Connection to the proxy lost${s.lastError ? ` (${s.lastError.message})` : ''}; reconnecting. The session still ends on time.`);
+      else if (p.phase === 'offline' && (s.phase === 'active' || s.phase === 'warning')) say('Reconnected to the proxy.');
+    }
+    status.update(countdown(s));
+  };
+  cleanups.push(engine.on('changed', onChanged));
+  cleanups.push(
+    engine.on('warning', (w: WarningView) => {
+      if (json) line(ctx.stdout, JSON.stringify({ event: 'warning', kind: w.kind, remainingMs: w.remainingMs, canRenew: w.canRenew }));
+      else say(warningText(w));
+    }),
+  );
+  cleanups.push(
+    engine.on('renewed', (r) => {
+      if (json) line(ctx.stdout, JSON.stringify({ event: 'renewed', idleRemainingMs: r.idleRemainingMs, renewalsLeft: r.renewalsLeft }));
+      else say(`Renewed: idle deadline in ${formatDuration(r.idleRemainingMs)}; ${r.renewalsLeft} renewal${r.renewalsLeft === 1 ? '' : 's'} left.`);
+    }),
+  );
+  cleanups.push(
+    engine.on('connectionError', ({ resourceId, error }) => {
+      if (json) line(ctx.stdout, JSON.stringify({ event: 'connection.error', resource: resourceId, code: error.code, message: error.message }));
+      else say(`${resourceId}: a connection failed: ${error.code}: ${error.message}`);
+    }),
+  );
+  onChanged(engine.snapshot());
+}
+
+/** Whether a --json `state` line is due: anything but the countdown itself changed. */
+function stateMoved(a: EngineSnapshot, b: EngineSnapshot): boolean {
+  if (a.phase !== b.phase || (a.session === null) !== (b.session === null)) return true;
+  const x = a.session;
+  const y = b.session;
+  if (x === null || y === null) return false;
+  if (x.renewalsLeft !== y.renewalsLeft || x.policy.idleTimeoutMs !== y.policy.idleTimeoutMs || x.policy.maxDurationMs !== y.policy.maxDurationMs) return true;
+  if (x.policy.groups.join(',') !== y.policy.groups.join(',')) return true;
+  // A deadline moved later (activity, renew, re-authentication), beyond the countdown's rounding.
+  return y.idleRemainingMs > x.idleRemainingMs + 1_500 || y.absoluteRemainingMs > x.absoluteRemainingMs + 1_500;
+}
+
+function countdown(s: EngineSnapshot): string {
+  const v = s.session;
+  if (v === null) return s.phase === 'offline' ? 'offline: reconnecting to the proxy' : `${s.phase}…`;
+  const groups = v.policy.groups.length === 0 ? 'default policy' : `${v.policy.groups.join('+')} policy`;
+  const state = s.phase === 'offline' ? 'OFFLINE (reconnecting)' : s.phase === 'warning' ? 'ENDING SOON' : s.phase;
+  const renew = v.renewalsLeft > 0 ? ` · ${v.renewalsLeft} renewals left · r renews` : ' · no renewals left';
+  return `${state} · idle ends in ${formatDuration(v.idleRemainingMs)} (of ${formatDuration(v.policy.idleTimeoutMs)}) · session ends in ${formatDuration(v.absoluteRemainingMs)} · ${groups}${renew}`;
+}
+
+function warningText(w: WarningView): string {
+  const head = `Warning: the session ends in ${formatDuration(w.remainingMs)}`;
+  if (w.kind === 'absolute') return `${head} (maximum duration reached). Run \`latch login\` to sign in again and keep the tunnels up.`;
+  return w.canRenew ? `${head} (idle). Press r here or run \`latch renew\` to renew.` : `${head} (idle), and no renewals are left.`;
+}
+
+function reportEnd(ended: EndedView, ctx: CliContext, json: boolean, status: StatusLine): number {
+  const code = exitCodeForReason(ended.reason);
+  status.clear();
+  if (json) {
+    line(ctx.stdout, JSON.stringify({ event: 'ended', reason: ended.reason, message: ended.message, local: ended.local, wiped: ended.wiped, exitCode: code }));
+    return code;
   }
-  if (wipeError !== undefined) line(ctx.stderr, `latch: ${wipeError.code}: could not wipe the session's credentials: ${wipeError.message}`);
-  if (end.reason !== undefined) return exitCodeForReason(end.reason);
-  return end.local ? ExitCode.OK : ExitCode.TUNNEL_LOST;
+  line(ctx.stderr, ended.message);
+  if (ended.reason !== 'replaced') {
+    line(ctx.stderr, ended.wiped ? 'The session\u2019s credentials were wiped from this machine. Sign in again with `latch login`.' : 'latch: the session\u2019s credentials could not all be wiped from the keychain; check it and sign in again.');
+  }
+  return code;
+}
+
+interface KeyInput {
+  /** True when the terminal is in raw mode (single key presses arrive). */
+  raw: boolean;
+  interrupted: Promise<string>;
+  onRenew(fn: () => void): void;
+  stop(): void;
+}
+
+/** `r` renews and Ctrl-C stops, read in raw mode from a terminal only (never from a pipe). */
+function listenForKeys(ctx: CliContext): KeyInput {
+  const stdin = ctx.stdin;
+  const never = new Promise<string>(() => undefined);
+  if (stdin.isTTY !== true || typeof stdin.setRawMode !== 'function') {
+    return { raw: false, interrupted: never, onRenew: () => undefined, stop: () => undefined };
+  }
+  let renew: () => void = () => undefined;
+  let interrupt: (signal: string) => void = () => undefined;
+  const interrupted = new Promise<string>((resolve) => {
+    interrupt = resolve;
+  });
+  const onData = (chunk: Buffer): void => {
+    for (const byte of chunk) {
+      if (byte === CTRL_C) interrupt('SIGINT');
+      else if (byte === 0x72 || byte === 0x52) renew();
+    }
+  };
+  stdin.setRawMode(true);
+  stdin.on('data', onData);
+  stdin.resume();
+  let stopped = false;
+  return {
+    raw: true,
+    interrupted,
+    onRenew: (fn) => {
+      renew = fn;
+    },
+    stop: () => {
+      if (stopped) return;
+      stopped = true;
+      stdin.off('data', onData);
+      stdin.setRawMode?.(false);
+      stdin.pause();
+    },
+  };
 }

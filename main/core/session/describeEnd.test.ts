@@ -1,8 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EndReason } from '../../../common/closeCodes.ts';
-import { EndReason as Reasons } from '../../../common/closeCodes.ts';
-import { describeEnd, describeWarning, EXIT_CODE_FOR_REASON, exitCodeForReason, formatLimit } from './describeEnd.ts';
+import { describeEnd, describeWarning, formatLimit } from './describeEnd.ts';
 
 void test('plain words per reason, naming the limit when known', () => {
   const policy = { idleTimeoutMs: 15 * 60_000, maxDurationMs: 8 * 3_600_000 };
@@ -22,17 +20,6 @@ void test('limits read as people say them', () => {
   assert.equal(formatLimit(3_600_000), '1 h');
   assert.equal(formatLimit(5_400_000), '1 h 30 min');
   assert.equal(formatLimit(0), '0 s');
-});
-
-void test('an exit code per reason: logout 0, the rest distinct and clear of 1 and 2', () => {
-  assert.deepEqual(
-    { ...EXIT_CODE_FOR_REASON },
-    { logout: 0, idle: 10, absolute: 11, revoked: 12, replaced: 13, error: 14 },
-  );
-  const reasons = Object.values(Reasons) as EndReason[];
-  const codes = reasons.map(exitCodeForReason);
-  assert.equal(new Set(codes).size, reasons.length);
-  for (const code of codes) assert.ok(code === 0 || code >= 10, `exit ${code}`);
 });
 
 void test('warning text says how long is left and whether renewing helps', () => {

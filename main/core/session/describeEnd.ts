@@ -1,36 +1,11 @@
 /**
- * Plain words for how a session ended (NIST 800-53 AC-12(2): an explicit logout message), shared
- * by the terminal client and the UI, and the CLI's exit code per reason.
- *
- * Exit codes of `latch connect` when the session ends (scripts can branch on them):
- *
- * | reason   | exit | message                                          |
- * | -------- | ---- | ------------------------------------------------ |
- * | logout   | 0    | Signed out                                       |
- * | idle     | 10   | Signed out: idle for 15 min                      |
- * | absolute | 11   | Signed out: the 8 h session limit was reached    |
- * | revoked  | 12   | Signed out by an administrator                   |
- * | replaced | 13   | Signed in on another device                      |
- * | error    | 14   | Signed out after an error                        |
- *
- * Exit 1 stays for a command that failed (`latch: <CODE>: …`) and 2 for a usage error.
+ * Plain words for how a session ended (NIST 800-53 AC-12(2): an explicit logout message) and for
+ * the warning before it ends (AC-12(3)), shared by every host: the terminal client, the tray and
+ * the window. The terminal client's exit code per reason lives with the CLI (main/cli/exitCodes.ts).
  */
 import type { EndReason } from '../../../common/closeCodes.ts';
 import type { DeadlineKind } from '../../../common/session.ts';
 import { formatDuration } from '../../../common/durations.ts';
-
-export const EXIT_CODE_FOR_REASON: Readonly<Record<EndReason, number>> = {
-  logout: 0,
-  idle: 10,
-  absolute: 11,
-  revoked: 12,
-  replaced: 13,
-  error: 14,
-};
-
-export function exitCodeForReason(reason: EndReason): number {
-  return EXIT_CODE_FOR_REASON[reason];
-}
 
 /** The limits the message names, when the policy in effect is known. */
 export interface EndContext {
