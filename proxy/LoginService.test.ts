@@ -92,4 +92,29 @@ void describe('LoginService', () => {
     assert.ok(Date.parse(cert.validTo) > Date.now() - 1_000);
     assert.ok(response.expiresInMs <= 2_000);
   });
+
+  void it('a wipe receipt is issued and stored hashed', async () => {
+    const { response } = await service.login({ method: 'password', user: 'alice', password: 'alice-password', csr });
+    assert.match(response.wipeReceipt, /^[A-Za-z0-9_-]{43}$/);
+    assert.notEqual(response.wipeReceipt, response.token);
+    assert.equal(store.confirmWipe(response.sessionId, response.wipeReceipt).result, 'first');
+  });
+
+  void it('re-authentication keeps the session id, issues new credentials and revokes the old certificate', async () => {
+    store.addUser('bob', await hashPassword('bob-password-1'));
+    const first = await service.login({ method: 'password', user: 'alice', password: 'alice-password', csr });
+    const session = store.getSession(first.response.sessionId);
+    assert.ok(session);
+    await rejects(service.reauthenticate({ method: 'password', user: 'bob', password: 'bob-password-1', csr }, session, maxDurationMs), ErrorCode.AUTH_REJECTED);
+    await rejects(service.reauthenticate({ method: 'password', user: 'alice', password: 'nope-nope', csr }, session, maxDurationMs), ErrorCode.AUTH_REJECTED);
+    const again = await service.reauthenticate({ method: 'password', user: 'alice', password: 'alice-password', csr }, session, 60_000);
+    assert.equal(again.response.sessionId, session.id);
+    assert.notEqual(again.response.token, first.response.token);
+    assert.notEqual(again.serial, first.serial);
+    assert.ok(again.response.expiresInMs <= 60_000, 'bounded by the policy in effect');
+    assert.equal(store.isRevoked(first.serial), true);
+    assert.equal(store.sessionBySerial(again.serial)?.id, session.id);
+    store.endSession(session.id, 'logout');
+    await rejects(service.reauthenticate({ method: 'password', user: 'alice', password: 'alice-password', csr }, session, maxDurationMs), ErrorCode.SESSION_ENDED);
+  });
 });

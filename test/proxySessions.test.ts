@@ -395,3 +395,55 @@ resources:
     assert.match(broken.stderr, /LATCH_ERR_AUDIT_CHANGED/);
   });
 });
+
+void describe('activity: input+traffic counts relayed bytes (real proxy)', { timeout: 60_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'latch-traffic-it-'));
+  const configFile = join(dir, 'latch-proxy.yaml');
+  let echoServer: Server;
+  const sockets = new Set<Socket>();
+  let client: ProxyClientHarness;
+
+  before(async () => {
+    echoServer = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => socket.destroy());
+      socket.pipe(socket);
+    });
+    await new Promise<void>((resolve) => echoServer.listen(0, '127.0.0.1', resolve));
+    const port = (echoServer.address() as AddressInfo).port;
+    const init = await runCli(['init', dir, '--listen', '127.0.0.1:0']);
+    assert.equal(init.code, 0, init.stderr);
+    const policy = `groups:\n  default:\n    idleTimeout: 3s\n    warnBefore: 1s\n    activity: input+traffic\nresources:\n  - id: echo\n    target: 127.0.0.1:${port}\n`;
+    writeFileSync(configFile, readFileSync(configFile, 'utf8').replace(/^resources: \[\]$/m, policy));
+    const add = await runCli(['user', 'add', 'alice', '--config', configFile], `${PASSWORD}\n`);
+    assert.equal(add.code, 0, add.stderr);
+    const proxy = await serve(configFile);
+    client = new ProxyClientHarness(readFileSync(join(dir, 'ca.crt'), 'utf8'), proxy.port);
+  });
+
+  after(async () => {
+    killSpawned();
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => echoServer.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  void it('bytes through a stream keep the session past idleTimeout without input reports; silence ends it', async () => {
+    const s = await client.login('alice', PASSWORD);
+    const t = await client.tunnel(s);
+    await t.next('session.state');
+    const stream = t.mux.openStream('echo');
+    const started = Date.now();
+    while (Date.now() - started < 5_000) {
+      await echo(stream, Buffer.from('tick'));
+      await new Promise((r) => setTimeout(r, 400));
+    }
+    const live = await client.https('GET', ApiPath.SESSION, { creds: s });
+    assert.equal(live.status, 200, live.text);
+    assert.equal((live.body as { policy: { activity: string } }).policy.activity, 'input+traffic');
+    const quietSince = Date.now();
+    const closed = await withTimeout(t.closed, 'idle end after the traffic stops', 10_000);
+    assert.equal(closed.code, CloseCode.SESSION_IDLE);
+    assert.ok(closed.at - quietSince <= 3_000 + TOLERANCE_MS, `ended ${closed.at - quietSince} ms after the last byte`);
+  });
+});
