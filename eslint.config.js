@@ -63,4 +63,15 @@ export default tseslint.config(
   // Entry points print to the terminal; everything else uses the logger.
   { files: ['main/cli/cli.ts', 'proxy/cli.ts', 'bench/**/*.ts', 'scripts/**/*.ts'], rules: { 'no-console': 'off' } },
   ...layerBlocks,
+  // main/preload.ts sits outside the root project: main/electron/tsconfig.json type-checks it.
+  {
+    files: ['main/preload.ts'],
+    languageOptions: { parserOptions: { projectService: false, project: ['./main/electron/tsconfig.json'], tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{
+        group: [...NODE_BUILTINS, 'ws', 'node-forge', 'yaml', '@napi-rs/*', 'react', 'react-dom', '**/tunnel/**', '**/proxy/**', '**/main/core/**', '**/main/electron/**', '**/main/cli/**', '**/renderer/**'],
+        message: 'main/preload.ts exposes common/ipc.ts through Electron\'s contextBridge and imports nothing else.',
+      }] }],
+    },
+  },
 );
