@@ -64,7 +64,11 @@ export async function startDesktopEnv(options = {}) {
 
   try {
     if (keyring || notifications) {
-      const out = execFileSync('dbus-daemon', ['--session', '--fork', '--print-address=1', '--print-pid=1', '--nosyslog'], { env, encoding: 'utf8', timeout: 10_000 });
+      // Our own bus config with no service directories: nothing is auto-started behind our
+      // back, so every process on this bus is one we started and stop by PID.
+      const busConfig = join(root, 'bus.conf');
+      writeFileSync(busConfig, BUS_CONFIG);
+      const out = execFileSync('dbus-daemon', [`--config-file=${busConfig}`, '--fork', '--print-address=1', '--print-pid=1', '--nosyslog'], { env, encoding: 'utf8', timeout: 10_000 });
       const [address, pidText] = out.trim().split('\n');
       if (!address || !pidText) throw new Error(`dbus-daemon printed no address: ${out}`);
       started.push({ pid: Number(pidText), name: 'dbus-daemon' });
@@ -101,6 +105,21 @@ export async function startDesktopEnv(options = {}) {
   }
   return { env: /** @type {Record<string, string>} */ (env), root, pids: started.map((s) => s.pid), stop };
 }
+
+const BUS_CONFIG = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <keep_umask/>
+  <listen>unix:tmpdir=/tmp</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+`;
 
 // Notifications stay until acted on, so a test can observe and invoke them.
 const DUNSTRC = `[global]
