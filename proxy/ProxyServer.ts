@@ -242,6 +242,7 @@ export class ProxyServer {
    * bound address (port 0 → ephemeral).
    */
   async listen(): Promise<{ host: string; port: number }> {
+    this.log.info('audit.opened', { file: this.audit.path, seq: this.audit.seq, stdout: this.config.audit.stdout, webhook: this.config.audit.webhook !== null });
     const restored = this.sessions.restore();
     this.log.info('sessions.restored', restored);
     this.admin = await AdminServer.listen(adminSocketPath(this.config), (request) => this.handleAdmin(request), this.log);

@@ -87,12 +87,17 @@ void describe('latch-proxy session timers, audit and admin CLI (real processes)'
     maxRenewals: 2
   brief:
     maxDuration: 5s
+  strict:
+    idleTimeout: 2s
 resources:
   - id: echo
     target: 127.0.0.1:${echoPort}
   - id: brief-echo
     target: 127.0.0.1:${echoPort}
     group: brief
+  - id: strict-echo
+    target: 127.0.0.1:${echoPort}
+    group: strict
 `;
     writeFileSync(configFile, starter.replace(/^resources: \[\]$/m, policy));
     for (const user of ['alice', 'bob', 'carol']) {
@@ -209,6 +214,22 @@ resources:
     assert.ok(Math.abs(closed.at - (loggedInAt + 5_000)) <= TOLERANCE_MS, `ended ${closed.at - loggedInAt} ms after sign-in`);
     assert.equal(t.of('session.ended')[0]?.message.reason, 'absolute');
     assert.ok(t.of('session.warning').some((w) => w.message.kind === 'absolute' && w.message.canRenew === false));
+  });
+
+  void it('opening a resource of a stricter group whose idle deadline already passed ends the session before dialing', async () => {
+    const s = await login();
+    const t = await client.tunnel(s);
+    await t.next('session.state');
+    const connectionsBefore = targetSockets.length;
+    // 2.3 s without input: live under the default (3 s), past the strict group's 2 s.
+    await new Promise((r) => setTimeout(r, 2_300));
+    const stream = t.mux.openStream('strict-echo');
+    const refused = withTimeout(new Promise<string>((resolve) => stream.on('error', (err: NodeJS.ErrnoException) => resolve(String(err.code)))), 'stream refused');
+    const closed = await withTimeout(t.closed, 'session ended on open');
+    assert.equal(closed.code, CloseCode.SESSION_IDLE);
+    assert.equal(t.of('session.ended')[0]?.message.reason, 'idle');
+    assert.match(await refused, /^LATCH_ERR_/);
+    assert.equal(targetSockets.length, connectionsBefore, 'the target was never dialed');
   });
 
   void it('latch-proxy sessions lists live sessions; end and revoke reach a live tunnel within 1 s', async () => {
