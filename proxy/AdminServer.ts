@@ -27,6 +27,7 @@ export type AdminResponse =
 export type AdminHandler = (request: AdminRequest) => AdminResponse;
 
 const MAX_LINE = 64 * 1024;
+const MAX_SOCKET_PATH = 103;
 const IO_TIMEOUT_MS = 5_000;
 const END_REASONS: ReadonlySet<string> = new Set(['idle', 'absolute', 'revoked', 'logout', 'replaced', 'error']);
 
@@ -80,6 +81,10 @@ export class AdminServer {
    * answers on is an error (two proxies on one data directory would fork its state).
    */
   static async listen(path: string, handler: AdminHandler, log: Logger): Promise<AdminServer> {
+    // sockaddr_un holds 108 bytes on Linux (104 on macOS), terminator included.
+    if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
+      throw new LatchError(ErrorCode.CONFIG, `the admin socket path ${path} is longer than ${MAX_SOCKET_PATH} bytes: move the data directory (the store) to a shorter path`);
+    }
     if (await isAnswering(path)) {
       throw new LatchError(ErrorCode.CONFIG, `another latch-proxy serve is running on this data directory (${path} answers)`);
     }

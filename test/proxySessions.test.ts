@@ -5,7 +5,7 @@
  * disk. Deadlines are checked with at least 1 s of tolerance.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -239,6 +239,7 @@ resources:
     const tunnels = await Promise.all([a, b1, b2].map((s) => client.tunnel(s)));
     for (const t of tunnels) t.keepAlive(300);
 
+    assert.equal(statSync(join(dir, 'admin.sock')).mode & 0o777, 0o600, 'the admin socket is private');
     const listed = await runCli(['sessions', '--json', '--config', configFile]);
     assert.equal(listed.code, 0, listed.stderr);
     const list = JSON.parse(listed.stdout) as { serving: boolean; sessions: { sessionId: string; user: string; groups: string[]; idleRemainingMs: number; absoluteRemainingMs: number; renewals: number }[] };
