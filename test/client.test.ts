@@ -495,3 +495,232 @@ void describe('latch terminal client against a real proxy', { timeout: 180_000 }
     assert.deepEqual((await keychainAccounts()).filter((a) => a.startsWith(`${id}:`)), []);
   });
 });
+
+type Event = Record<string, unknown> & { event: string };
+
+/** The JSON event lines a tracked `latch connect --json` has printed so far. */
+function eventsOf(child: ChildProcess): Event[] {
+  const text = printed.get(child)?.text ?? '';
+  const out: Event[] = [];
+  for (const l of text.split('\n')) {
+    if (!l.startsWith('{')) continue;
+    try {
+      out.push(JSON.parse(l) as Event);
+    } catch {
+      // a line still being written
+    }
+  }
+  return out;
+}
+
+/** Waits (bounded) for the first event after `skip` events that matches. */
+async function waitForEvent(child: ChildProcess, match: (e: Event) => boolean, what: string, timeoutMs = STEP_TIMEOUT_MS, skip = 0): Promise<Event> {
+  const started = Date.now();
+  for (;;) {
+    const found = eventsOf(child).slice(skip).find(match);
+    if (found) return found;
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${what}: latch connect exited; output: ${printed.get(child)?.text ?? ''}`);
+    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not seen within ${timeoutMs} ms; output: ${printed.get(child)?.text ?? ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** One echo round trip on an open socket (bounded). */
+function roundTrip(socket: net.Socket, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let got = '';
+    const timer = setTimeout(() => {
+      socket.off('data', onData);
+      reject(new Error(`no echo of "${text}" within ${STEP_TIMEOUT_MS} ms (got "${got}")`));
+    }, STEP_TIMEOUT_MS);
+    const onData = (c: Buffer): void => {
+      got += c.toString();
+      if (got.length >= text.length) {
+        clearTimeout(timer);
+        socket.off('data', onData);
+        resolve(got);
+      }
+    };
+    socket.on('data', onData);
+    socket.write(text);
+  });
+}
+
+// The session UX of `latch connect` (the ClientEngine in a real process) against a proxy whose
+// default policy is short: 10 s idle, warning 5 s before, one renewal.
+void describe('latch connect: warnings, renew, re-authentication, fail closed', { timeout: 240_000 }, () => {
+  let work: string;
+  let configFile: string;
+  let proxy: ChildProcess | undefined;
+  let echo: net.Server;
+  let proxyUrl: string;
+  let fingerprint: string;
+  let clientEnv: NodeJS.ProcessEnv;
+  let configDir: string;
+  const IDLE_MS = 10_000;
+  const WARN_MS = 5_000;
+
+  const latch = (args: string[], input?: string): Promise<Result> => runProcess([LATCH, ...args], input === undefined ? { env: clientEnv } : { env: clientEnv, input });
+  const login = async (): Promise<{ sessionId: string; reauthenticated: boolean }> => {
+    const r = await latch(['login', '--proxy', proxyUrl, '--ca-fingerprint', fingerprint, '--user', 'alice', '--json'], `${PASSWORD}\n`);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as { sessionId: string; reauthenticated: boolean };
+  };
+  const startConnect = (): ChildProcess => {
+    const child = track(spawn(NODE, [LATCH, 'connect', 'echo', '--json', '--idle', 'none'], { cwd: ROOT, env: clientEnv, stdio: ['ignore', 'pipe', 'pipe'] }));
+    child.stderr?.resume();
+    return child;
+  };
+  const serve = async (): Promise<void> => {
+    proxy = track(spawn(NODE, [PROXY, 'serve', '--config', configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+    proxy.stderr?.resume();
+    const [, fp] = await waitForLine(proxy, /listening on https:\/\/\S+\n[\s\S]*?(sha256:[0-9a-f]{64})/, 'latch-proxy serve');
+    fingerprint = fp ?? '';
+  };
+  const profileJson = async (): Promise<{ session?: { id: string }; pendingWipes?: Array<{ sessionId: string; receipt?: string }> }> =>
+    JSON.parse(await readFile(join(configDir, 'profile.json'), 'utf8')) as { session?: { id: string }; pendingWipes?: Array<{ sessionId: string; receipt?: string }> };
+  const auditCount = async (type: string): Promise<number> => {
+    const text = await readFile(join(work, 'proxy', 'audit.jsonl'), 'utf8').catch(() => '');
+    return text.split('\n').filter((l) => l.includes(`"${type}"`)).length;
+  };
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'latch-engine-e2e-'));
+    echo = await startEcho();
+    const init = await runProcess([PROXY, 'init', join(work, 'proxy'), '--listen', '127.0.0.1:0']);
+    assert.equal(init.code, 0, `latch-proxy init failed: ${init.stderr}`);
+    configFile = join(work, 'proxy', 'latch-proxy.yaml');
+    // A fixed port, so the proxy can be killed and restarted at the address the client pinned.
+    const port = await closedPort();
+    proxyUrl = `https://127.0.0.1:${port}`;
+    const doc = parseDocument(await readFile(configFile, 'utf8'));
+    doc.set('listen', `127.0.0.1:${port}`);
+    doc.set('publicUrl', proxyUrl);
+    doc.set('groups', { default: { idleTimeout: `${IDLE_MS / 1000}s`, warnBefore: `${WARN_MS / 1000}s`, maxRenewals: 1, maxDuration: '5m' } });
+    doc.set('resources', [{ id: 'echo', target: `127.0.0.1:${portOf(echo)}` }]);
+    await writeFile(configFile, doc.toString());
+    const add = await runProcess([PROXY, 'user', 'add', 'alice', '--config', configFile], { input: `${PASSWORD}\n` });
+    assert.equal(add.code, 0, `latch-proxy user add failed: ${add.stderr}`);
+    await serve();
+    assert.ok(fingerprint !== '', 'the proxy printed its CA fingerprint');
+    configDir = join(work, 'client-config');
+    clientEnv = { ...process.env, LATCH_CONFIG_DIR: configDir };
+  });
+
+  afterEach(() => {
+    for (const child of children) {
+      if (child !== proxy && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  after(async () => {
+    for (const child of children) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    await new Promise<void>((resolve) => (echo ? echo.close(() => resolve()) : resolve()));
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  void test('warning, renew from another terminal, the renewal limit, status, then the idle end: exit 10, wiped, confirmed', async () => {
+    const wipedBefore = await auditCount('credentials.wiped');
+    const { sessionId } = await login();
+    const child = startConnect();
+    const state = await waitForEvent(child, (e) => e.event === 'state' && e.phase === 'active' && e.idleTimeoutMs !== null, 'first active state');
+    assert.equal(state['idleTimeoutMs'], IDLE_MS);
+    assert.equal(state['sessionId'], sessionId);
+    assert.equal(state['renewalsLeft'], 1);
+
+    const warning = await waitForEvent(child, (e) => e.event === 'warning', 'warning', IDLE_MS + 2_000);
+    assert.equal(warning['kind'], 'idle');
+    assert.equal(warning['canRenew'], true);
+    assert.ok(Number(warning['remainingMs']) <= WARN_MS + 1_000, JSON.stringify(warning));
+
+    const renew = await latch(['renew', '--json']);
+    assert.equal(renew.code, 0, renew.stderr);
+    assert.equal((JSON.parse(renew.stdout) as { renewalsLeft: number }).renewalsLeft, 0);
+    const renewed = await waitForEvent(child, (e) => e.event === 'renewed', 'renewed (from the other terminal)');
+    assert.equal(renewed['renewalsLeft'], 0);
+    assert.ok(Number(renewed['idleRemainingMs']) > WARN_MS, 'the idle deadline moved out of the warning window');
+
+    const refused = await latch(['renew']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^latch: LATCH_ERR_RENEWAL_LIMIT: /m);
+
+    const status = JSON.parse((await latch(['status', '--json'])).stdout) as Record<string, unknown>;
+    assert.equal(status['signedIn'], true);
+    assert.equal(status['online'], true);
+    assert.equal(status['idleTimeoutMs'], IDLE_MS);
+    assert.equal(status['renewalsLeft'], 0);
+    assert.ok(Number(status['idleRemainingMs']) <= IDLE_MS);
+
+    const ended = await waitForEvent(child, (e) => e.event === 'ended', 'ended (idle)', IDLE_MS + 5_000);
+    assert.equal(ended['reason'], 'idle');
+    assert.equal(ended['local'], false);
+    assert.equal(ended['wiped'], true);
+    assert.equal(ended['exitCode'], 10);
+    assert.match(String(ended['message']), /^Signed out: idle for 10 s$/);
+    assert.equal(await exitOf(child), 10);
+    assert.deepEqual((await keychainAccounts()).filter((a) => a.startsWith(`${sessionId}:`)), []);
+    const profile = await profileJson();
+    assert.equal(profile.session, undefined);
+    assert.equal(profile.pendingWipes, undefined, 'the wipe was confirmed to the proxy');
+    assert.equal(await auditCount('credentials.wiped'), wipedBefore + 1);
+  });
+
+  void test('signing in again while connected: same session, later absolute deadline, an open connection keeps working', async () => {
+    const { sessionId } = await login();
+    const child = startConnect();
+    const port = Number((await waitForEvent(child, (e) => e.event === 'listening', 'listening'))['port']);
+    const first = await waitForEvent(child, (e) => e.event === 'state' && e.phase === 'active' && e.absoluteRemainingMs !== null, 'first active state');
+    const socket = net.connect({ host: '127.0.0.1', port, noDelay: true });
+    socket.on('error', () => undefined);
+    assert.equal(await roundTrip(socket, 'before'), 'before');
+    const certBefore = await keychainSecret(`${sessionId}:cert`);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+
+    const skip = eventsOf(child).length;
+    const again = await login();
+    assert.equal(again.sessionId, sessionId, 'the same session');
+    assert.equal(again.reauthenticated, true);
+    const moved = await waitForEvent(child, (e) => e.event === 'state' && Number(e.absoluteRemainingMs) > Number(first['absoluteRemainingMs']), 'state with the later absolute deadline', 10_000, skip);
+    assert.equal(moved['sessionId'], sessionId);
+    assert.equal(await roundTrip(socket, 'after'), 'after', 'the connection opened before the re-authentication still works');
+    assert.notEqual(await keychainSecret(`${sessionId}:cert`), certBefore, 'a new certificate replaced the old one');
+    assert.equal((await keychainAccounts()).filter((a) => a.startsWith(`${sessionId}:`)).length, 3);
+    assert.equal(child.exitCode, null, 'connect keeps running');
+    socket.destroy();
+
+    assert.equal((await latch(['logout'])).code, 0);
+    const ended = await waitForEvent(child, (e) => e.event === 'ended', 'ended (logout)');
+    assert.equal(ended['reason'], 'logout');
+    assert.equal(await exitOf(child), 13);
+  });
+
+  void test('the proxy unreachable past the deadline: connect ends and wipes on its own; the wipe is confirmed at next contact', async () => {
+    const wipedBefore = await auditCount('credentials.wiped');
+    const { sessionId } = await login();
+    const child = startConnect();
+    await waitForEvent(child, (e) => e.event === 'state' && e.phase === 'active', 'first active state');
+    assert.ok(proxy);
+    proxy.kill('SIGKILL');
+    await exitOf(proxy);
+    await waitForEvent(child, (e) => e.event === 'state' && e.phase === 'offline', 'offline state', 10_000);
+    const ended = await waitForEvent(child, (e) => e.event === 'ended', 'local end', IDLE_MS + 5_000);
+    assert.equal(ended['reason'], 'idle');
+    assert.equal(ended['local'], true);
+    assert.equal(ended['wiped'], true);
+    assert.equal(await exitOf(child), 10);
+    assert.deepEqual((await keychainAccounts()).filter((a) => a.startsWith(`${sessionId}:`)), []);
+    const profile = await profileJson();
+    assert.equal(profile.session, undefined);
+    const pending = profile.pendingWipes?.find((w) => w.sessionId === sessionId);
+    assert.ok(pending?.receipt, `the unconfirmed wipe waits in the profile with its receipt: ${JSON.stringify(profile)}`);
+
+    await serve();
+    const next = await login();
+    assert.notEqual(next.sessionId, sessionId);
+    assert.equal((await profileJson()).pendingWipes, undefined, 'confirmed at the next contact');
+    assert.equal(await auditCount('credentials.wiped'), wipedBefore + 1);
+    assert.equal((await latch(['logout'])).code, 0);
+  });
+});

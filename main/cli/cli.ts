@@ -2,7 +2,8 @@
  * `latch`, the terminal client: a host of main/core. `bin/latch.js` calls run().
  *
  *   latch login (LINK | --proxy URL --ca-fingerprint FP (--code CODE | --user NAME)) [--json]
- *   latch connect RESOURCE[:PORT]... [--port N] [--json]
+ *   latch connect RESOURCE[:PORT]... [--port N] [--idle KIND] [--json]
+ *   latch renew [--json]
  *   latch status [--json]
  *   latch logout
  *
@@ -15,6 +16,7 @@ import type { CliContext } from './CliContext.ts';
 import { connect, CONNECT_USAGE } from './commands/connect.ts';
 import { login, LOGIN_USAGE } from './commands/login.ts';
 import { logout, LOGOUT_USAGE } from './commands/logout.ts';
+import { renew, RENEW_USAGE } from './commands/renew.ts';
 import { status, STATUS_USAGE } from './commands/status.ts';
 import { ExitCode } from './exitCodes.ts';
 
@@ -26,6 +28,7 @@ interface Command {
 const COMMANDS: Readonly<Record<string, Command>> = {
   login: { run: login, usage: LOGIN_USAGE },
   connect: { run: connect, usage: CONNECT_USAGE },
+  renew: { run: renew, usage: RENEW_USAGE },
   status: { run: status, usage: STATUS_USAGE },
   logout: { run: logout, usage: LOGOUT_USAGE },
 };
@@ -33,17 +36,27 @@ const COMMANDS: Readonly<Record<string, Command>> = {
 export const USAGE = `usage:
   ${LOGIN_USAGE}
   ${CONNECT_USAGE}
+  ${RENEW_USAGE}
   ${STATUS_USAGE}
   ${LOGOUT_USAGE}
 
+  login while signed in (same user, same proxy) re-authenticates in place: same session,
+  fresh maximum duration, tunnels of a running connect stay up.
+  connect reports OS idle time (--idle auto|x11|mutter|macos|windows|none; none counts only
+  renewals), shows a countdown, warns before the session ends (terminal and desktop
+  notification with Renew); press r or run \`latch renew\` from another terminal to renew.
   The password for --user is the first line of stdin (not echoed on a terminal).
   Secrets live only in the OS keychain (service "latch", or $LATCH_KEYCHAIN_SERVICE);
   the profile is in $LATCH_CONFIG_DIR, $XDG_CONFIG_HOME/latch or ~/.config/latch.
 
 exit codes:
-  0 ok   1 error   2 usage
-  connect: 10 idle  11 maximum duration  12 revoked  13 logged out  14 replaced
-           15 ended by a proxy error  16 tunnel lost (network, proxy shutdown)`;
+  0 ok (connect: closed with Ctrl-C, the session stays signed in)   1 error   2 usage
+  connect, when the session ends:
+    10 idle timeout   11 maximum duration   12 revoked by an administrator
+    13 logged out     14 replaced (session.ended replaced, or a newer connect of this
+                         session took over: nothing wiped then)
+    15 ended by a proxy error
+    16 tunnel lost and not recoverable (the proxy no longer matches the pinned CA)`;
 
 /** Runs one command and resolves with its exit code; never throws. */
 export async function main(argv: string[], ctx: CliContext): Promise<number> {

@@ -13,7 +13,10 @@ export const LOGIN_USAGE = 'latch login (LINK | --proxy URL --ca-fingerprint FP 
 
 /**
  * `latch login`: from an enrollment link, or from a proxy URL and CA fingerprint with either a
- * one-time code or a user whose password is the first line of stdin.
+ * one-time code or a user whose password is the first line of stdin. While the same user is
+ * signed in to the same proxy it re-authenticates in place: the same session gets a new key and
+ * certificate and a fresh absolute period, and a running `latch connect` keeps its tunnels and
+ * open connections.
  */
 export async function login(argv: string[], ctx: CliContext): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -61,18 +64,18 @@ export async function login(argv: string[], ctx: CliContext): Promise<number> {
     }
   }
   const client = new ProxyClient({ proxyUrl, caFingerprint, store: ctx.store, profiles: ctx.profiles, now: ctx.now });
-  const profile = await client.login(credentials);
+  const { profile, reauthenticated } = await client.signIn(credentials);
   const session = profile.session;
   if (session === undefined) throw new LatchError(ErrorCode.INTERNAL, 'sign-in returned no session');
   const expiresInMs = Math.max(0, session.expiresAt - ctx.now());
   if (values.json) {
     line(
       ctx.stdout,
-      JSON.stringify({ event: 'signed-in', user: session.user, proxy: profile.proxyUrl, sessionId: session.id, expiresInMs, resources: session.resources }),
+      JSON.stringify({ event: 'signed-in', user: session.user, proxy: profile.proxyUrl, sessionId: session.id, expiresInMs, resources: session.resources, reauthenticated }),
     );
     return ExitCode.OK;
   }
-  line(ctx.stdout, `Signed in to ${profile.proxyUrl} as ${session.user}`);
+  line(ctx.stdout, reauthenticated ? `Signed in again to ${profile.proxyUrl} as ${session.user}: the same session continues, tunnels stay up` : `Signed in to ${profile.proxyUrl} as ${session.user}`);
   line(ctx.stdout, `Session ${session.id} expires in ${formatDuration(expiresInMs)} (${formatClock(session.expiresAt)})`);
   if (session.resources.length === 0) {
     line(ctx.stdout, 'No resources are available to this user.');
