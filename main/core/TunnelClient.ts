@@ -13,7 +13,7 @@ import { listenLocal } from '../../tunnel/LocalListener.ts';
 import { Multiplexer } from '../../tunnel/Multiplexer.ts';
 import type { MultiplexerOptions } from '../../tunnel/Multiplexer.ts';
 import type { MuxStream } from '../../tunnel/MuxStream.ts';
-import { WebSocketTransport, wsMaxPayload } from '../../tunnel/WebSocketTransport.ts';
+import { WebSocketTransport, wsClientOptions } from '../../tunnel/WebSocketTransport.ts';
 import { describeEnd } from './session/describeEnd.ts';
 import { errorFromBody, networkError } from './networkError.ts';
 import type { SessionSecrets } from './SessionSecrets.ts';
@@ -229,9 +229,8 @@ function openWebSocket(options: TunnelClientOptions): Promise<WebSocket> {
       key: secrets.key,
       rejectUnauthorized: true,
       headers: { authorization: `Bearer ${secrets.token}` },
-      perMessageDeflate: false,
+      ...wsClientOptions(maxFrameSize),
       handshakeTimeout: connectTimeoutMs,
-      maxPayload: wsMaxPayload(maxFrameSize),
       followRedirects: false,
     });
     const done = (err: LatchError | undefined): void => {
