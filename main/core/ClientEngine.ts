@@ -16,7 +16,8 @@ import type { EndReason } from '../../common/closeCodes.ts';
 import type { EndedView, EngineSnapshot, EnginePhase, SignInRequest, TunnelInfo, WarningView } from '../../common/engineState.ts';
 import { ErrorCode, isLatchError, LatchError } from '../../common/errors.ts';
 import type { SerializedError } from '../../common/errors.ts';
-import type { ServerMessage } from '../../common/session.ts';
+import type { ClientMessage, ServerMessage } from '../../common/session.ts';
+import type { MuxStream } from '../../tunnel/MuxStream.ts';
 import { listenLocal } from '../../tunnel/LocalListener.ts';
 import type { LocalListener } from '../../tunnel/LocalListener.ts';
 import type { CredentialStore } from './CredentialStore.ts';
@@ -38,7 +39,7 @@ import type { SessionEnd, SessionSnapshot, SessionWarning } from './session/Sess
 import { loadSessionSecrets } from './SessionSecrets.ts';
 import type { SessionSecrets } from './SessionSecrets.ts';
 import { TunnelClient } from './TunnelClient.ts';
-import type { TunnelClientOptions, TunnelEnd } from './TunnelClient.ts';
+import type { TunnelClientInit, TunnelClientOptions, TunnelEnd } from './TunnelClient.ts';
 
 export interface ClientEngineOptions {
   store: CredentialStore;
@@ -66,6 +67,18 @@ export interface ClientEngineOptions {
   wiper: Partial<Omit<CredentialWiperOptions, 'target' | 'pending' | 'clock'>>;
   /** Overrides for the tunnel (connect timeout, multiplexer keepalive). */
   tunnel: Partial<Pick<TunnelClientOptions, 'connectTimeoutMs' | 'multiplexer'>>;
+  /** Opens the session's tunnel; TunnelClient.connect unless a test stands in for the proxy. */
+  openTunnel: (init: TunnelClientInit) => Promise<EngineTunnel>;
+}
+
+/** The part of TunnelClient the engine uses. */
+export interface EngineTunnel {
+  on(event: 'message', listener: (message: ServerMessage) => void): unknown;
+  on(event: 'connectionError', listener: (resourceId: string, error: LatchError) => void): unknown;
+  once(event: 'end', listener: (end: TunnelEnd) => void): unknown;
+  send(message: ClientMessage): void;
+  openStream(resourceId: string): MuxStream;
+  close(code?: number, reason?: string): Promise<void>;
 }
 
 export type ClientEngineInit = Pick<ClientEngineOptions, 'store' | 'profiles' | 'idle' | 'notifier'> & Partial<ClientEngineOptions>;
@@ -83,6 +96,7 @@ export function defaultClientEngineOptions(): Omit<ClientEngineOptions, 'store' 
     device: hostname(),
     wiper: {},
     tunnel: {},
+    openTunnel: (init) => TunnelClient.connect(init),
   };
 }
 
@@ -167,7 +181,7 @@ export class ClientEngine {
   };
 
   #live: LiveSession | null = null;
-  #tunnel: TunnelClient | null = null;
+  #tunnel: EngineTunnel | null = null;
   #connecting = false;
   readonly #owned = new Map<string, OwnedListener>();
   #resources: ResourceInfo[] = [];
@@ -415,6 +429,12 @@ export class ClientEngine {
   async signOut(): Promise<void> {
     const live = this.#live;
     if (live === null) return;
+    const ended = new Promise<void>((resolve) => {
+      const off = this.on('ended', () => {
+        off();
+        resolve();
+      });
+    });
     if (this.#tunnel === null) {
       try {
         await live.client.endSession(live.secrets);
@@ -424,6 +444,8 @@ export class ClientEngine {
       }
     }
     this.#machine.logoutRequested();
+    // The proxy confirms with session.ended; without it the machine ends here after its timeout.
+    await ended;
     await this.#settled();
   }
 
@@ -508,7 +530,7 @@ export class ClientEngine {
     try {
       // A re-authentication by another process (`latch login`) replaced the items: use those.
       live.secrets = await loadSessionSecrets(this.options.store, live.sessionId).catch(() => live.secrets);
-      const tunnel = await TunnelClient.connect({ ...this.options.tunnel, proxyUrl: live.proxyUrl, caPem: live.caPem, secrets: live.secrets });
+      const tunnel = await this.options.openTunnel({ ...this.options.tunnel, proxyUrl: live.proxyUrl, caPem: live.caPem, secrets: live.secrets });
       if (this.#live !== live || this.#closed) {
         await tunnel.close(CloseCode.GOING_AWAY, 'client closed');
         return;
@@ -529,7 +551,7 @@ export class ClientEngine {
     }
   }
 
-  #attach(tunnel: TunnelClient): void {
+  #attach(tunnel: EngineTunnel): void {
     this.#tunnel = tunnel;
     this.#backoffMs = this.options.reconnectInitialMs;
     this.#lastError = null;
