@@ -271,6 +271,7 @@ export class ClientEngine {
    */
   async start(): Promise<void> {
     this.#assertOpen();
+    if (this.#live !== null) return;
     const profile = await this.options.profiles.read();
     if (profile === null) {
       this.#publish();
@@ -714,9 +715,10 @@ export class ClientEngine {
     let sample: IdleSample | null = null;
     try {
       sample = await this.options.idle.sample();
-    } catch {
+    } catch (err) {
       // Never a made-up "0 idle": without a reading nothing is reported, and the idle deadline runs.
       sample = null;
+      this.#lastError = toSerialized(err);
     } finally {
       this.#sampling = false;
     }

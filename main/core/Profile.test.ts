@@ -85,3 +85,20 @@ void test('a damaged profile is a named config error, not a crash', async () => 
     }
   });
 });
+
+void test('keeps the wipe receipt and unconfirmed wipes (not secrets), bounded, and rejects malformed ones', async () => {
+  await withDir(async (dir) => {
+    const store = new ProfileStore(dir);
+    const many = Array.from({ length: 60 }, (_, i) => ({ sessionId: `old${i}`, receipt: `r${i}`, items: 3 }));
+    const withSession = sample.session === undefined ? undefined : { ...sample.session, wipeReceipt: 'receipt-1' };
+    assert.ok(withSession);
+    await store.write({ ...sample, session: withSession, pendingWipes: [...many, { sessionId: 'noreceipt', items: 0 }] });
+    const back = await store.read();
+    assert.equal(back?.session?.wipeReceipt, 'receipt-1');
+    assert.equal(back?.pendingWipes?.length, 50, 'the oldest entries go first past the bound');
+    assert.deepEqual(back?.pendingWipes?.at(-1), { sessionId: 'noreceipt', items: 0 });
+    assert.deepEqual(back?.pendingWipes?.[0], { sessionId: 'old11', receipt: 'r11', items: 3 });
+    await writeFile(store.path, JSON.stringify({ ...sample, pendingWipes: [{ sessionId: 'x', items: -1 }] }));
+    await assert.rejects(store.read(), (err: unknown) => isLatchError(err, ErrorCode.CONFIG));
+  });
+});
