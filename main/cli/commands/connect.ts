@@ -187,7 +187,7 @@ function watch(engine: ClientEngine, ctx: CliContext, json: boolean, status: Sta
   cleanups.push(
     engine.on('renewed', (r) => {
       if (json) line(ctx.stdout, JSON.stringify({ event: 'renewed', idleRemainingMs: r.idleRemainingMs, renewalsLeft: r.renewalsLeft }));
-      else say(`Renewed: idle deadline in ${formatDuration(r.idleRemainingMs)}; ${r.renewalsLeft} renewal${r.renewalsLeft === 1 ? '' : 's'} left.`);
+      else say(`Renewed: idle deadline in ${formatDuration(r.idleRemainingMs)}; ${plural(r.renewalsLeft, 'renewal')} left.`);
     }),
   );
   cleanups.push(
@@ -216,8 +216,12 @@ function countdown(s: EngineSnapshot): string {
   if (v === null) return s.phase === 'offline' ? 'offline: reconnecting to the proxy' : `${s.phase}…`;
   const groups = v.policy.groups.length === 0 ? 'default policy' : `${v.policy.groups.join('+')} policy`;
   const state = s.phase === 'offline' ? 'OFFLINE (reconnecting)' : s.phase === 'warning' ? 'ENDING SOON' : s.phase;
-  const renew = v.renewalsLeft > 0 ? ` · ${v.renewalsLeft} renewals left · r renews` : ' · no renewals left';
+  const renew = v.renewalsLeft > 0 ? ` · ${plural(v.renewalsLeft, 'renewal')} left · r renews` : ' · no renewals left';
   return `${state} · idle ends in ${formatDuration(v.idleRemainingMs)} (of ${formatDuration(v.policy.idleTimeoutMs)}) · session ends in ${formatDuration(v.absoluteRemainingMs)} · ${groups}${renew}`;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function warningText(w: WarningView): string {

@@ -108,9 +108,9 @@ export async function status(argv: string[], ctx: CliContext): Promise<number> {
     const groups = policy.groups.length === 0 ? 'default policy' : `${policy.groups.join(' + ')} policy`;
     line(
       ctx.stdout,
-      `Policy:    ${groups}: idle timeout ${formatDuration(policy.idleTimeoutMs)}, maximum ${formatDuration(policy.maxDurationMs)}, warning ${formatDuration(policy.warnBeforeMs)} before, ${policy.maxRenewals} renewals`,
+      `Policy:    ${groups}: idle timeout ${formatDuration(policy.idleTimeoutMs)}, maximum ${formatDuration(policy.maxDurationMs)}, warning ${formatDuration(policy.warnBeforeMs)} before, ${policy.maxRenewals} renewal${policy.maxRenewals === 1 ? '' : 's'} per sign-in`,
     );
-    line(ctx.stdout, `Idle:      ends in ${formatDuration(live.idleRemainingMs)} without input (latch renew resets it); ${live.renewalsLeft} renewals left`);
+    line(ctx.stdout, `Idle:      ends in ${formatDuration(live.idleRemainingMs)} without input (latch renew resets it); ${live.renewalsLeft} renewal${live.renewalsLeft === 1 ? '' : 's'} left`);
   } else if (proxyError !== undefined) {
     line(ctx.stdout, `Proxy:     not reachable (${proxyError.code}); the times below are this machine's view`);
   }
