@@ -9,9 +9,7 @@ export function Ended({ ended, onSignInAgain }: { ended: EndedView; onSignInAgai
         {ended.message}
       </h2>
       <p>
-        {ended.local
-          ? 'The proxy could not be reached before the deadline, so this device ended the session on its own.'
-          : 'The proxy ended the session.'}{' '}
+        {ended.local ? 'This device ended the session when its deadline passed.' : 'The proxy ended the session.'}{' '}
         Every tunnel was closed.{' '}
         {ended.wiped ? 'The session’s credentials were removed from the system keychain.' : 'Removing the session’s credentials from the system keychain…'}
       </p>

@@ -29,12 +29,18 @@ export function Settings({ latch }: { latch: LatchApi }) {
   const apply = (patch: Parameters<LatchApi['settings']['set']>[0]): void => {
     setError(null);
     setSaved(false);
+    // Shown at once (a checkbox must follow the click); main's answer confirms or puts it back.
+    const before = view;
+    setView({ ...view, settings: { ...view.settings, ...patch } });
     latch.settings.set(patch).then(
       (v) => {
         setView(v);
         setSaved(true);
       },
-      (err: unknown) => setError(describeError(err)),
+      (err: unknown) => {
+        setView(before);
+        setError(describeError(err));
+      },
     );
   };
   const saveLead = (e: FormEvent): void => {

@@ -1,0 +1,367 @@
+// Browser tier: the renderer built with Vite, served on 127.0.0.1 with the app's CSP, driven by
+// playwright-core in Debian's Chromium. window.latch is the test bridge (same contract, same
+// handlers as ipcMain) backed by the REAL ClientEngine, a REAL latch-proxy process with a short
+// policy, a real TCP target through the tunnel and the real Secret Service. Flows: sign in with a
+// password → connect → warning → Renew → idle end with its reason → sign in again with an
+// enrollment link → sign out. Every state is screenshotted under test-artifacts/browser/ and
+// checked with axe-core (no serious or critical violation).
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { WebSocket } from 'ws';
+import type { EngineSnapshot } from '../../common/engineState.ts';
+import { ClientEngine } from '../../main/core/ClientEngine.ts';
+import { KeyringCredentialStore } from '../../main/core/KeyringCredentialStore.ts';
+import { ProfileStore } from '../../main/core/Profile.ts';
+import { NoneIdleSource } from '../../main/core/idle/NoneIdleSource.ts';
+import { buildRenderer } from '../../main/electron/build.ts';
+import { DesktopSettingsStore } from '../../main/electron/DesktopSettingsStore.ts';
+import { createIpcHandlers } from '../../main/electron/IpcHandlers.ts';
+import { buildBridgeScript, startBridgeServer } from './support/bridgeServer.ts';
+import type { BridgeServer } from './support/bridgeServer.ts';
+import { startProxyFixture } from './support/proxyFixture.ts';
+import type { ProxyFixture } from './support/proxyFixture.ts';
+import { RecordingNotifier } from './support/recordingNotifier.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(ROOT, 'test-artifacts', 'browser');
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const IDLE_TIMEOUT_S = 12;
+const WARN_BEFORE_S = 4;
+const USER = { name: 'ann', password: 'correct horse battery' };
+const STEP_MS = 20_000;
+const execFileP = promisify(execFile);
+
+const skip = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing (apt install chromium)` : false;
+
+/** Echoes every byte; remembers whether each connection was closed by the other side. */
+async function startEchoTarget(): Promise<{ port: number; server: net.Server }> {
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    socket.on('error', () => socket.destroy());
+    socket.pipe(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as net.AddressInfo).port, server };
+}
+
+/** Opens a TCP connection to the tunnel, proves bytes round-trip, and keeps it open. */
+async function echoThrough(port: number): Promise<{ socket: net.Socket; closed: Promise<void> }> {
+  const socket = net.connect({ host: '127.0.0.1', port, noDelay: true });
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  const payload = `latch-${Date.now()}`;
+  const echoed = new Promise<string>((resolve, reject) => {
+    let got = '';
+    const timer = setTimeout(() => reject(new Error(`no echo within 10 s (got "${got}")`)), 10_000);
+    socket.on('data', (c: Buffer) => {
+      got += c.toString();
+      if (got.length >= payload.length) {
+        clearTimeout(timer);
+        resolve(got);
+      }
+    });
+  });
+  socket.write(payload);
+  assert.equal(await echoed, payload);
+  return { socket, closed };
+}
+
+async function keychainAccounts(service: string): Promise<string[]> {
+  const { stdout, stderr } = await execFileP('secret-tool', ['search', '--all', 'service', service], { timeout: 10_000 });
+  return [...`${stdout}\n${stderr}`.matchAll(/^attribute\.username = (.*)$/gm)].map((m) => m[1] ?? '');
+}
+
+interface AxeResult {
+  violations: Array<{ id: string; impact: string | null; help: string; nodes: Array<{ target: unknown }> }>;
+}
+
+describe('renderer in Chromium against the real engine and proxy', { skip, timeout: 240_000 }, () => {
+  let proxy: ProxyFixture | undefined;
+  let target: { port: number; server: net.Server } | undefined;
+  let bridge: BridgeServer | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let engine: ClientEngine | undefined;
+  let bridgeScript = '';
+  let axeSource = '';
+  const notifier = new RecordingNotifier();
+  const copied: string[] = [];
+  const startAtLogin: boolean[] = [];
+  const cspViolations: string[] = [];
+  const pageErrors: string[] = [];
+  const service = `latch-browser-${process.pid}`;
+  const work = mkdtempSync(join(tmpdir(), 'latch-browser-'));
+  let tunnelSocket: { socket: net.Socket; closed: Promise<void> } | undefined;
+
+  async function snap(name: string): Promise<void> {
+    await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+    assert.ok(readFileSync(join(ARTIFACTS, `${name}.png`)).length > 1000, `screenshot ${name} is empty`);
+  }
+
+  /** axe-core on the current state: no serious or critical violation (the report is kept). */
+  async function axe(name: string): Promise<void> {
+    // Evaluated over the DevTools protocol, so the page's CSP (no inline script) stays in force.
+    await page.evaluate(axeSource);
+    const result = await page.evaluate<AxeResult>("axe.run(document, { resultTypes: ['violations'] })");
+    writeFileSync(join(ARTIFACTS, `${name}.axe.json`), JSON.stringify(result.violations, null, 2));
+    const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    assert.deepEqual(
+      bad.map((v) => `${v.impact ?? ''} ${v.id}: ${v.help} at ${JSON.stringify(v.nodes.map((n) => n.target))}`),
+      [],
+      `accessibility violations in state ${name}`,
+    );
+  }
+
+  async function state(name: string): Promise<void> {
+    await snap(name);
+    await axe(name);
+  }
+
+  function currentSnapshot(): EngineSnapshot {
+    assert.ok(engine, 'engine not started');
+    return engine.snapshot();
+  }
+
+  before(async () => {
+    assert.ok(process.env['DBUS_SESSION_BUS_ADDRESS'], 'DBUS_SESSION_BUS_ADDRESS is not set: run under `npm test` (scripts/desktop-env.mjs starts the keychain)');
+    rmSync(ARTIFACTS, { recursive: true, force: true });
+    mkdirSync(ARTIFACTS, { recursive: true });
+    axeSource = readFileSync(join(ROOT, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+    const [staticDir, script] = await Promise.all([buildRenderer(join(work, 'renderer')), buildBridgeScript()]);
+    bridgeScript = script;
+    target = await startEchoTarget();
+    proxy = await startProxyFixture({
+      resources: [
+        { id: 'echo', target: `127.0.0.1:${target.port}` },
+        { id: 'web', target: `127.0.0.1:${target.port}` },
+      ],
+      policy: { idleTimeout: `${IDLE_TIMEOUT_S}s`, warnBefore: `${WARN_BEFORE_S}s`, maxDuration: '10m', maxRenewals: 3 },
+      user: USER,
+    });
+    // The handlers reach the engine through this indirection: it is created just before sign-in,
+    // so the `none` idle source starts counting then.
+    const live = (): ClientEngine => {
+      assert.ok(engine, 'engine not started');
+      return engine;
+    };
+    const engineProxy = {
+      snapshot: () => currentSnapshot(),
+      on: (_e: 'changed', l: (s: EngineSnapshot) => void) => live().on('changed', l),
+      signIn: (...a: Parameters<ClientEngine['signIn']>) => live().signIn(...a),
+      connect: (id: string, port?: number) => live().connect(id, port),
+      disconnect: (id: string) => live().disconnect(id),
+      renew: () => live().renew(),
+      signOut: () => live().signOut(),
+    };
+    const settings = new DesktopSettingsStore({ dir: join(work, 'settings'), managed: {}, applyStartAtLogin: (v) => startAtLogin.push(v) });
+    await settings.load();
+    const handlers = createIpcHandlers({
+      engine: engineProxy,
+      settings,
+      writeClipboard: (text) => {
+        copied.push(text);
+        return Promise.resolve();
+      },
+    });
+    bridge = await startBridgeServer({ staticDir, handlers, onUnexpected: (ch, err) => pageErrors.push(`${ch}: ${String(err)}`) });
+    settings.onChange((view) => bridge?.emit('settings:changed', view));
+    engine = new ClientEngine({
+      store: new KeyringCredentialStore({ service }),
+      profiles: new ProfileStore(join(work, 'client')),
+      idle: new NoneIdleSource(),
+      notifier,
+    });
+    engine.on('changed', (s) => {
+      settings.setPolicy(s.session?.policy ?? null);
+      bridge?.emit('session:changed', s);
+    });
+    await engine.start();
+
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: 30_000 });
+    const context = await browser.newContext({ viewport: { width: 800, height: 900 }, colorScheme: 'light' });
+    page = await context.newPage();
+    page.setDefaultTimeout(STEP_MS);
+    page.on('console', (m) => {
+      if (/content security policy/i.test(m.text())) cspViolations.push(m.text());
+    });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.addInitScript({ content: bridgeScript });
+    await page.goto(bridge.url);
+  });
+
+  after(async () => {
+    tunnelSocket?.socket.destroy();
+    await browser?.close().catch(() => undefined);
+    await engine?.close().catch(() => undefined);
+    await bridge?.close().catch(() => undefined);
+    await proxy?.stop().catch(() => undefined);
+    target?.server.close();
+    // Anything this run left in its keychain service goes too.
+    const leftover = await new KeyringCredentialStore({ service }).list().catch(() => []);
+    for (const account of leftover) await new KeyringCredentialStore({ service }).delete(account).catch(() => false);
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test('signed out: the sign-in screen', async () => {
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await assert.doesNotReject(page.getByRole('status').filter({ hasText: 'Signed out' }).waitFor());
+    await state('01-signed-out');
+  });
+
+  test('a wrong password is refused with a plain explanation', async () => {
+    await page.getByRole('radio', { name: 'User and password' }).check();
+    await page.getByLabel('Proxy URL').fill(proxy!.url);
+    await page.getByLabel('CA fingerprint').fill(proxy!.fingerprint);
+    await page.getByLabel('User', { exact: true }).fill(USER.name);
+    await page.getByRole('textbox', { name: 'Password', exact: true }).fill('not the password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    assert.match(await alert.innerText(), /user name or password was not accepted/i);
+    await state('02-sign-in-refused');
+  });
+
+  test('sign in with a password: the session panel with both countdowns', async () => {
+    await page.getByRole('textbox', { name: 'Password', exact: true }).fill(USER.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Session' }).waitFor();
+    await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
+    const s = currentSnapshot();
+    assert.equal(s.session?.user, USER.name);
+    assert.equal(s.session?.policy.idleTimeoutMs, IDLE_TIMEOUT_S * 1000);
+    const idle = await page.getByRole('timer', { name: 'Idle timeout in' }).innerText();
+    const absolute = await page.getByRole('timer', { name: 'Session limit in' }).innerText();
+    assert.match(idle, /^\d+s$/);
+    assert.match(absolute, /^\d+m \d\ds$/);
+    // The keychain holds the session's items; nothing else does.
+    const accounts = await keychainAccounts(service);
+    assert.ok(accounts.some((a) => a.startsWith(`${s.session?.sessionId ?? '?'}:`)), `keychain items: ${accounts.join(', ')}`);
+    await state('03-signed-in');
+  });
+
+  test('connect a resource: the address carries bytes and can be copied', async () => {
+    await page.getByRole('button', { name: 'Connect echo' }).click();
+    const address = page.getByLabel('Local address of echo');
+    await address.waitFor();
+    const text = await address.innerText();
+    const match = /^127\.0\.0\.1:(\d+)$/.exec(text);
+    assert.ok(match, `address shown: ${text}`);
+    tunnelSocket = await echoThrough(Number(match[1]));
+    await page.getByRole('button', { name: 'Copy address of echo' }).click();
+    await page.getByRole('status').filter({ hasText: 'Address of echo copied' }).waitFor({ state: 'attached' });
+    assert.deepEqual(copied, [text]);
+    await state('04-connected');
+  });
+
+  test('the same window in dark mode', async () => {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await state('05-connected-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+  });
+
+  test('idle: the warning appears in the window and as a notification with Renew', async () => {
+    await page.getByRole('alert').filter({ hasText: 'Idle timeout soon' }).waitFor({ timeout: (IDLE_TIMEOUT_S + 5) * 1000 });
+    assert.equal(currentSnapshot().phase, 'warning');
+    const warning = notifier.shown.findLast((h) => h.request.actions.some((a) => a.id === 'renew'));
+    assert.ok(warning, `no warning notification with a Renew action: ${JSON.stringify(notifier.shown.map((h) => h.request))}`);
+    await state('06-warning');
+  });
+
+  test('Renew: the warning goes away and the idle countdown restarts', async () => {
+    const renewalsBefore = currentSnapshot().session?.renewalsLeft ?? -1;
+    await page.getByRole('button', { name: 'Renew' }).click();
+    await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
+    assert.equal(await page.getByRole('alert').filter({ hasText: 'Idle timeout soon' }).count(), 0);
+    const s = currentSnapshot();
+    assert.equal(s.session?.renewalsLeft, renewalsBefore - 1);
+    assert.ok((s.session?.idleRemainingMs ?? 0) > WARN_BEFORE_S * 1000, `idle remaining after renew: ${s.session?.idleRemainingMs}`);
+    assert.match(await page.getByText(/renewals? left/).innerText(), new RegExp(`^${renewalsBefore - 1} renewals? left`));
+    await state('07-renewed');
+  });
+
+  test('settings: the lead time is held within the policy bounds', async () => {
+    const lead = page.getByLabel('Warn me before the idle timeout (seconds)');
+    assert.equal(await lead.getAttribute('min'), String(WARN_BEFORE_S));
+    assert.equal(await lead.getAttribute('max'), String(IDLE_TIMEOUT_S / 2));
+    await lead.fill(String(WARN_BEFORE_S + 1));
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('status').filter({ hasText: 'Settings saved' }).waitFor({ state: 'attached' });
+    await page.getByLabel('Start Latch when I log in').check();
+    await page.getByRole('status').filter({ hasText: 'Settings saved' }).waitFor({ state: 'attached' });
+    assert.equal(startAtLogin.at(-1), true);
+    // Outside the bounds: the form will not submit it (main refuses it too: DesktopSettingsStore tests).
+    await lead.fill(String(IDLE_TIMEOUT_S));
+    await page.getByRole('button', { name: 'Save' }).click();
+    assert.equal(await page.evaluate<boolean>("document.getElementById('warning-lead').validity.rangeOverflow"), true);
+    await lead.fill(String(WARN_BEFORE_S + 1));
+    await state('08-settings');
+  });
+
+  test('no input: the session ends with its reason, tunnels closed, keychain wiped', async () => {
+    const sessionId = currentSnapshot().session?.sessionId ?? '';
+    const heading = page.getByRole('heading', { name: `Signed out: idle for ${IDLE_TIMEOUT_S} s` });
+    await heading.waitFor({ timeout: (IDLE_TIMEOUT_S + 8) * 1000 });
+    const s = currentSnapshot();
+    assert.equal(s.phase, 'ended');
+    assert.equal(s.ended?.reason, 'idle');
+    assert.deepEqual(s.tunnels, []);
+    // The tunneled connection was closed for us.
+    await Promise.race([tunnelSocket!.closed, new Promise((_, reject) => setTimeout(() => reject(new Error('tunneled connection still open')), 10_000))]);
+    // Wiped: no keychain item of the session, as secret-tool (not our binding) sees it.
+    const deadline = Date.now() + 10_000;
+    let left = await keychainAccounts(service);
+    while (left.some((a) => a.startsWith(`${sessionId}:`)) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      left = await keychainAccounts(service);
+    }
+    assert.deepEqual(left.filter((a) => a.startsWith(`${sessionId}:`)), []);
+    await page.getByText('credentials were removed').waitFor();
+    const end = notifier.shown.at(-1);
+    assert.equal(end?.request.title, `Signed out: idle for ${IDLE_TIMEOUT_S} s`);
+    await state('09-ended-idle');
+  });
+
+  test('sign in again with an enrollment link, then sign out', async () => {
+    await page.getByRole('button', { name: 'Sign in again' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.getByRole('radio', { name: 'Enrollment link' }).check();
+    await page.getByRole('textbox', { name: 'Enrollment link' }).fill(proxy!.enroll(USER.name));
+    await state('10-sign-in-again');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Session' }).waitFor();
+    await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
+    assert.equal(currentSnapshot().session?.user, USER.name);
+    await state('11-signed-in-again');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Signed out', exact: true }).waitFor();
+    assert.equal(currentSnapshot().ended?.reason, 'logout');
+    await state('12-signed-out-logout');
+  });
+
+  test('the page ran under the CSP with no violation and no error; other origins cannot reach the bridge', async () => {
+    assert.deepEqual(cspViolations, []);
+    assert.deepEqual(pageErrors, []);
+    const foreign = new WebSocket(`${bridge!.url.replace('http', 'ws')}bridge`, { origin: 'http://evil.example' });
+    const outcome = await new Promise<string>((resolve) => {
+      foreign.once('open', () => resolve('open'));
+      foreign.once('unexpected-response', (_req, res) => resolve(`refused ${res.statusCode ?? 0}`));
+      foreign.once('error', () => resolve('error'));
+    });
+    foreign.terminate();
+    assert.match(outcome, /^refused 4\d\d$/);
+    assert.ok(bridge!.refusedOrigins.includes('http://evil.example'));
+  });
+});
