@@ -238,14 +238,25 @@ export class ProxyServer {
 
   /**
    * Brings the stored sessions back (ending those whose deadline passed while the proxy was
-   * down), opens the admin socket, then listens on the configured address. Resolves with the
-   * bound address (port 0 → ephemeral).
+   * down), listens on the configured address, then opens the admin socket. Resolves with the
+   * bound address (port 0 → ephemeral); on failure everything is released before rejecting.
    */
   async listen(): Promise<{ host: string; port: number }> {
-    this.log.info('audit.opened', { file: this.audit.path, seq: this.audit.seq, stdout: this.config.audit.stdout, webhook: this.config.audit.webhook !== null });
-    const restored = this.sessions.restore();
-    this.log.info('sessions.restored', restored);
-    this.admin = await AdminServer.listen(adminSocketPath(this.config), (request) => this.handleAdmin(request), this.log);
+    try {
+      this.log.info('audit.opened', { file: this.audit.path, seq: this.audit.seq, stdout: this.config.audit.stdout, webhook: this.config.audit.webhook !== null });
+      const restored = this.sessions.restore();
+      this.log.info('sessions.restored', restored);
+      const address = await this.listenHttps();
+      this.admin = await AdminServer.listen(adminSocketPath(this.config), (request) => this.handleAdmin(request), this.log);
+      return address;
+    } catch (err) {
+      // Release everything (port, admin socket, timers, audit lock) so the process can exit.
+      await this.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private listenHttps(): Promise<{ host: string; port: number }> {
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
         reject(new LatchError(ErrorCode.CONFIG, `cannot listen on ${this.config.listen.host}:${this.config.listen.port}: ${err.code ?? err.message}`, { cause: err }));
