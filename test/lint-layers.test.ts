@@ -17,6 +17,12 @@ const violations: Array<{ layer: string; source: string }> = [
   { layer: 'main/core', source: "import { app } from 'electron';\nexport const probe: unknown = app;\n" },
   { layer: 'main/core', source: "import { Store } from '../../proxy/Store.ts';\nexport const probe: unknown = Store;\n" },
   { layer: 'main/cli', source: "import { Store } from '../../proxy/Store.ts';\nexport const probe: unknown = Store;\n" },
+  // The renderer is a web page: only common/ and React.
+  { layer: 'renderer', source: "import { readFileSync } from 'node:fs';\nexport const probe: unknown = readFileSync;\n" },
+  { layer: 'renderer', source: "import { ipcRenderer } from 'electron';\nexport const probe: unknown = ipcRenderer;\n" },
+  { layer: 'renderer', source: "import { WebSocket } from 'ws';\nexport const probe: unknown = WebSocket;\n" },
+  { layer: 'renderer', source: "import { ProfileStore } from '../main/core/Profile.ts';\nexport const probe: unknown = ProfileStore;\n" },
+  { layer: 'renderer', source: "import { createIpcHandlers } from '../main/electron/IpcHandlers.ts';\nexport const probe: unknown = createIpcHandlers;\n" },
 ];
 
 async function lintProbe(layer: string, source: string): Promise<string[]> {
@@ -44,5 +50,10 @@ for (const { layer, source } of violations) {
 
 test('lint accepts an allowed import (tunnel/ → common/)', async () => {
   const messages = await lintProbe('tunnel', "import { ErrorCode } from '../common/errors.ts';\nexport const probe: string = ErrorCode.PROTOCOL;\n");
+  assert.deepEqual(messages, []);
+});
+
+test('lint accepts the renderer importing common/ and React', async () => {
+  const messages = await lintProbe('renderer', "import { useState } from 'react';\nimport { INVOKE_CHANNELS } from '../common/ipc.ts';\nexport const probe: unknown = [useState, INVOKE_CHANNELS];\n");
   assert.deepEqual(messages, []);
 });
