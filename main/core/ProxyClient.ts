@@ -13,6 +13,7 @@ import { normalizeFingerprint, normalizeProxyUrl } from './Enrollment.ts';
 import { errorFromBody, networkError } from './networkError.ts';
 import type { Profile, ProfileSession, ProfileStore } from './Profile.ts';
 import { confirmPendingWipes, ProfilePendingWipes } from './ProfilePendingWipes.ts';
+import { CredentialWiper } from './session/CredentialWiper.ts';
 import { loadSessionSecrets, saveSessionSecrets, wipeSessionSecrets } from './SessionSecrets.ts';
 import type { SessionSecrets } from './SessionSecrets.ts';
 
@@ -311,10 +312,11 @@ export class ProxyClient {
    */
   async forget(profile: Profile): Promise<number> {
     if (profile.session === undefined) return 0;
-    const wiped = await wipeSessionSecrets(this.options.store, profile.session.id);
     const pending = new ProfilePendingWipes(this.options.profiles);
     pending.rememberReceipt(profile.session.id, profile.session.wipeReceipt);
-    await pending.add({ sessionId: profile.session.id, items: wiped }).catch(() => undefined);
+    // Retried with backoff and verified: another process (a running `latch connect`) may be
+    // wiping the same items right now, and the Secret Service trips over concurrent deletes.
+    const { deleted: wiped } = await new CredentialWiper({ target: this.options.store, pending }).wipe(profile.session.id);
     const current = await this.options.profiles.read().catch(() => null);
     // Only drop the session from the profile if it is still the one we wiped.
     if (current?.session?.id === profile.session.id) {
@@ -337,12 +339,9 @@ export class ProxyClient {
     } catch {
       // The old session is unusable once wiped; the proxy ends it at its deadline if not now.
     }
-    const items = await wipeSessionSecrets(this.options.store, id).catch(() => undefined);
-    if (items !== undefined && previous.proxyUrl === this.proxyUrl) {
-      const pending = new ProfilePendingWipes(this.options.profiles);
-      pending.rememberReceipt(id, previous.session.wipeReceipt);
-      await pending.add({ sessionId: id, items }).catch(() => undefined);
-    }
+    const pending = new ProfilePendingWipes(this.options.profiles);
+    pending.rememberReceipt(id, previous.session.wipeReceipt);
+    await new CredentialWiper({ target: this.options.store, pending }).wipe(id).catch(() => undefined);
   }
 
   #checkPin(pem: string): void {
