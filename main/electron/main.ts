@@ -23,7 +23,7 @@ import { RotatingLog } from './RotatingLog.ts';
 import { TrayController } from './TrayController.ts';
 import type { TrayMenuItem, TrayState } from './TrayController.ts';
 import { findEnrollmentLink, isEnrollmentLink, PROTOCOL_SCHEME } from './deepLink.ts';
-import { hardenContents, hardenSession, secureWebPreferences } from './windowSecurity.ts';
+import { hardenContents, hardenSession } from './windowSecurity.ts';
 
 const HERE = import.meta.dirname;
 const RENDERER_INDEX = join(HERE, '..', 'renderer', 'index.html');
@@ -116,7 +116,25 @@ async function run(): Promise<void> {
       show: false,
       title: 'Latch',
       icon: join(ASSETS, 'icon.png'),
-      webPreferences: { ...secureWebPreferences(PRELOAD), partition: PARTITION },
+      // Written out here (not spread from a helper) so electronegativity can read every flag.
+      webPreferences: {
+        preload: PRELOAD,
+        partition: PARTITION,
+        contextIsolation: true,
+        sandbox: true,
+        nodeIntegration: false,
+        nodeIntegrationInWorker: false,
+        nodeIntegrationInSubFrames: false,
+        webSecurity: true,
+        allowRunningInsecureContent: false,
+        experimentalFeatures: false,
+        webviewTag: false,
+        navigateOnDragDrop: false,
+        safeDialogs: true,
+        spellcheck: false,
+        // Middle-click would open links in new windows; nothing in Latch needs it.
+        disableBlinkFeatures: 'Auxclick',
+      },
     });
     hardenContents(created.webContents, APP_URL, log);
     created.once('ready-to-show', () => created.show());

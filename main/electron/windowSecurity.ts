@@ -1,29 +1,5 @@
 import { CONTENT_SECURITY_POLICY } from './contentSecurityPolicy.ts';
 
-/**
- * The window's webPreferences: the renderer is a web page with no Node, in Chromium's sandbox,
- * isolated from the preload, which exposes only the IPC contract.
- */
-export function secureWebPreferences(preload: string) {
-  return {
-    preload,
-    contextIsolation: true,
-    sandbox: true,
-    nodeIntegration: false,
-    nodeIntegrationInWorker: false,
-    nodeIntegrationInSubFrames: false,
-    webSecurity: true,
-    allowRunningInsecureContent: false,
-    experimentalFeatures: false,
-    webviewTag: false,
-    navigateOnDragDrop: false,
-    safeDialogs: true,
-    spellcheck: false,
-    // Middle-click opens links in new windows; nothing in Latch needs it.
-    disableBlinkFeatures: 'Auxclick',
-  } as const;
-}
-
 /** The part of Electron's Session the hardening uses. */
 export interface SessionLike {
   webRequest: {
