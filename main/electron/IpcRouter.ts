@@ -44,7 +44,8 @@ export function isTrustedSender(sender: IpcSender, trustedIds: readonly number[]
     return false;
   }
   if (app.protocol === 'file:') return frame.protocol === 'file:' && frame.pathname === app.pathname;
-  return frame.origin === app.origin;
+  // Compared by parts: custom schemes (app://) all have the opaque origin "null".
+  return frame.protocol === app.protocol && frame.host === app.host;
 }
 
 /**
