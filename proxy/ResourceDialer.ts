@@ -8,7 +8,8 @@ import type { Logger } from './logger.ts';
 /**
  * Answers a stream opened by a client: look the resource id up in the configuration (the only
  * place a target can come from: the client never names a host), dial it, and relay bytes both
- * ways with backpressure (pipe() pauses the source when the sink's write returns false).
+ * ways with backpressure (MuxStream.relay: the target is paused while the tunnel has no credit,
+ * and the client gets credit only for bytes the target socket has taken).
  */
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -77,20 +78,20 @@ export function serveStream(stream: MuxStream, resources: ReadonlyMap<string, Re
     ctx.log.info('connection.opened', { ...fields, target: `${resource.host}:${resource.port}` });
     ctx.onOpened?.();
     const onTraffic = ctx.onTraffic;
+    let moved: (() => void) | undefined;
     if (onTraffic) {
       let last = 0;
-      const moved = (): void => {
+      moved = (): void => {
         const now = Date.now();
         if (now - last < TRAFFIC_INTERVAL_MS) return;
         last = now;
         onTraffic();
       };
-      // Extra 'data' listeners on already-flowing sides: pipe() keeps the backpressure.
+      // An extra 'data' listener on the flowing target: the relay keeps the backpressure.
       target.on('data', moved);
-      stream.on('data', moved);
     }
-    target.pipe(stream);
-    stream.pipe(target);
+    // Bytes go straight between the target and the tunnel (no pipe() through the Duplex).
+    stream.relay(target, moved === undefined ? {} : { onPeerData: moved });
   });
 
   target.on('error', (err: NodeJS.ErrnoException) => {

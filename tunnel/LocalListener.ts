@@ -1,6 +1,6 @@
 /**
  * A loopback TCP listener for one resource: every accepted connection becomes one stream,
- * piped both ways with backpressure. Half-closes pass through (FIN ↔ FIN); an abrupt end on
+ * relayed both ways with backpressure (MuxStream.relay). Half-closes pass through (FIN ↔ FIN); an abrupt end on
  * either side resets the other (stream RST ↔ TCP RST), so a client program sees a failed
  * target as a reset connection, never as a clean empty reply.
  */
@@ -85,8 +85,7 @@ function carry(socket: net.Socket, options: LocalListenerOptions): void {
     socket.resetAndDestroy();
     return;
   }
-  socket.pipe(stream);
-  stream.pipe(socket);
+  stream.relay(socket);
   stream.on('error', (err) => {
     options.onConnectionError?.(err);
     if (!socket.destroyed) socket.resetAndDestroy();
@@ -100,7 +99,7 @@ function carry(socket: net.Socket, options: LocalListenerOptions): void {
   });
   socket.on('close', (hadError) => {
     // A socket that went away before finishing its side aborts the stream; a clean half-close
-    // has already become stream.end() through the pipe and must not be cut short.
+    // has already become stream.end() through the relay and must not be cut short.
     if (!stream.destroyed && (hadError || !stream.writableEnded)) stream.reset(ResetCode.CANCEL);
   });
 }

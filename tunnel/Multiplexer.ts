@@ -9,6 +9,7 @@
  * protocol violation never crashes the process: it always ends in 'close').
  */
 import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
 import { ErrorCode, LatchError } from '../common/errors.ts';
 import { decodeGoAway, encodeFrame, parseFrame } from './codec.ts';
 import {
@@ -24,7 +25,7 @@ import {
 } from './constants.ts';
 import type { FrameTransport } from './FrameTransport.ts';
 import { MuxStream } from './MuxStream.ts';
-import type { StreamHost } from './MuxStream.ts';
+import type { RelayHooks, StreamHost } from './MuxStream.ts';
 import { validateOptions } from './MultiplexerOptions.ts';
 import type { MultiplexerOptions, Role } from './MultiplexerOptions.ts';
 
@@ -85,7 +86,18 @@ interface StreamState {
   chunkCallback: ((err?: Error | null) => void) | undefined;
   /** _final waiting for accept() (server side). */
   finalCallback: ((err?: Error | null) => void) | undefined;
+  /** Set by relay(): the socket that DATA is written to and read from, bypassing the Duplex. */
+  sink: RelaySocket | undefined;
+  relayHooks: RelayHooks | undefined;
+  /** The relayed socket is paused until its pending chunk has been sent. */
+  relayPaused: boolean;
+  /** The relayed socket ended while a chunk was still waiting for credit: FIN after it. */
+  relayEndPending: boolean;
+  grantAfterWrite: (() => void) | undefined;
 }
+
+/** What relay() needs from a socket (net.Socket, tls.TLSSocket). */
+type RelaySocket = Duplex;
 
 const CLOSE_CODE_FOR_ERROR: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.PROTOCOL]: CloseCode.PROTOCOL_ERROR,
@@ -192,6 +204,7 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
       accept: (s) => this.#accept(s),
       reject: (s, code) => this.#resetStream(s, code),
       reset: (s, code) => this.#resetStream(s, code),
+      relay: (s, socket, hooks) => this.#relay(s, socket, hooks),
     };
     transport.on('frame', (frame) => this.#onFrame(frame));
     transport.on('drain', () => this.#onDrain());
@@ -221,8 +234,14 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
     let receivedUnread = 0;
     let queued = 0;
     for (const st of this.#streams.values()) {
-      receivedUnread += st.stream.readableLength;
-      queued += st.stream.writableLength;
+      if (st.sink === undefined) {
+        receivedUnread += st.stream.readableLength;
+        queued += st.stream.writableLength;
+      } else {
+        // Relayed: what the socket has not yet handed to the kernel, and the chunk waiting for credit.
+        receivedUnread += st.sink.writableLength;
+        queued += st.chunk?.length ?? 0;
+      }
     }
     queued += this.#transport.bufferedAmount;
     return {
@@ -370,7 +389,8 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
         st.receivedSinceGrowth = 0;
       }
     }
-    const delta = st.recvTarget - st.recvCredit - st.stream.readableLength;
+    const unread = st.sink === undefined ? st.stream.readableLength : st.sink.writableLength;
+    const delta = st.recvTarget - st.recvCredit - unread;
     if (!force && (delta <= 0 || delta < st.recvTarget / 2)) return;
     const credit = Math.max(0, delta);
     if (credit === 0 && flags === 0) return;
@@ -395,6 +415,11 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
       chunk: undefined,
       chunkCallback: undefined,
       finalCallback: undefined,
+      sink: undefined,
+      relayHooks: undefined,
+      relayPaused: false,
+      relayEndPending: false,
+      grantAfterWrite: undefined,
     };
     this.#committed += INITIAL_WINDOW;
     this.#streams.set(id, st);
@@ -406,6 +431,66 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
     stream.resetCode = code;
     process.nextTick(() => destroyQuietly(stream, err));
     return stream;
+  }
+
+  /**
+   * The fast path for a stream that carries one socket: the socket's chunks become DATA frames
+   * directly and the peer's DATA is written straight to the socket, with no Duplex buffering or
+   * pipe() in between (each byte crosses one stream layer fewer per direction). Backpressure
+   * stays exact: the socket is paused while its chunk waits for credit or for the transport,
+   * and the peer gets credit only for bytes the socket has handed to the kernel.
+   */
+  #relay(stream: MuxStream, socket: RelaySocket, hooks: RelayHooks): void {
+    const st = this.#state(stream);
+    if (!st || st.sink !== undefined) return;
+    // What arrived before the relay started (e.g. sent right after OPEN) goes first.
+    for (let chunk = stream.read() as Buffer | null; chunk !== null; chunk = stream.read() as Buffer | null) {
+      hooks.onPeerData?.(chunk.length);
+      socket.write(chunk);
+    }
+    st.sink = socket;
+    st.relayHooks = hooks;
+    if (st.remoteFin && !socket.writableEnded) socket.end();
+    // Flowing with nothing pushed: the Duplex still emits 'end' after the peer's FIN.
+    stream.resume();
+    const resumeSocket = (err?: Error | null): void => {
+      if (err) return; // the stream is gone; its owner tears the socket down
+      if (st.relayPaused) {
+        st.relayPaused = false;
+        socket.resume();
+      }
+      if (st.relayEndPending) {
+        st.relayEndPending = false;
+        if (!stream.destroyed && !stream.writableEnded) stream.end();
+      }
+    };
+    socket.on('data', (chunk: Buffer) => {
+      if (this.#state(stream) !== st || chunk.length === 0) return;
+      if (st.chunk !== undefined) {
+        // Paused sockets do not emit, but never lose a byte if one does.
+        st.chunk = Buffer.concat([st.chunk, chunk]);
+      } else {
+        st.chunk = chunk;
+        st.chunkCallback = resumeSocket;
+        this.#flush(st);
+      }
+      if (st.chunk !== undefined && !st.relayPaused) {
+        st.relayPaused = true;
+        socket.pause();
+      }
+    });
+    socket.on('end', () => {
+      if (this.#state(stream) !== st) return;
+      if (st.chunk !== undefined) st.relayEndPending = true;
+      else if (!stream.destroyed && !stream.writableEnded) stream.end();
+    });
+    this.#grant(st, false, 0);
+  }
+
+  /** One callback per relayed stream, made once: a write callback per chunk must not allocate. */
+  #grantAfterWrite(st: StreamState): () => void {
+    st.grantAfterWrite ??= () => this.#grant(st, false, 0);
+    return st.grantAfterWrite;
   }
 
   #state(stream: MuxStream): StreamState | undefined {
@@ -581,9 +666,17 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
     }
     st.recvCredit -= payload.length;
     st.receivedSinceGrowth += payload.length;
-    if (payload.length > 0) st.stream.push(payload);
+    const sink = st.sink;
+    if (sink === undefined) {
+      if (payload.length > 0) st.stream.push(payload);
+    } else if (payload.length > 0 && !sink.destroyed && !sink.writableEnded) {
+      st.relayHooks?.onPeerData?.(payload.length);
+      // Credit comes back as the socket hands the bytes to the kernel (#grant counts its queue).
+      sink.write(payload, this.#grantAfterWrite(st));
+    }
     if (flags & Flag.FIN) {
       st.remoteFin = true;
+      if (sink !== undefined && !sink.destroyed && !sink.writableEnded) sink.end();
       st.stream.push(null);
     } else {
       this.#grant(st, false, 0);

@@ -21,6 +21,12 @@ export interface StreamHost {
   accept(stream: MuxStream): void;
   reject(stream: MuxStream, code: ResetCode): void;
   reset(stream: MuxStream, code: ResetCode): void;
+  relay(stream: MuxStream, socket: Duplex, hooks: RelayHooks): void;
+}
+
+export interface RelayHooks {
+  /** Called with the size of every DATA payload from the peer, as it is written to the socket. */
+  onPeerData?: (bytes: number) => void;
 }
 
 export interface MuxStreamInit {
@@ -55,6 +61,17 @@ export class MuxStream extends Duplex {
   /** Server side: refuse a stream the 'stream' event offered, telling the client why. */
   reject(code: ResetCode): void {
     this.#host.reject(this, code);
+  }
+
+  /**
+   * Carries `socket` over this stream both ways, bypassing the Duplex: the socket's bytes become
+   * DATA frames as they are read, and the peer's DATA is written straight to the socket. FIN
+   * travels both ways (socket 'end' → stream end(), peer FIN → socket end()); the Duplex still
+   * emits 'end', 'finish' and 'close' as usual. Resets and errors are left to the caller, as
+   * with pipe(). Do not read from or write to the stream yourself once relaying.
+   */
+  relay(socket: Duplex, hooks: RelayHooks = {}): void {
+    this.#host.relay(this, socket, hooks);
   }
 
   /** Abort the stream in both directions and tell the peer (RST with `code`). */
