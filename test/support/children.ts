@@ -22,6 +22,9 @@ export class Child {
   readonly proc: ChildProcess;
   #stdout = '';
   #stderr = '';
+  /** Complete stdout lines with the time each arrived (bounded like the text). */
+  readonly #lines: Array<{ at: number; text: string }> = [];
+  #partial = '';
   #exit: ChildExit | undefined;
   readonly exited: Promise<ChildExit>;
   readonly #listeners = new Set<() => void>();
@@ -31,6 +34,11 @@ export class Child {
     this.proc = proc;
     proc.stdout?.setEncoding('utf8').on('data', (text: string) => {
       this.#stdout = keep(this.#stdout + text);
+      const at = Date.now();
+      const parts = (this.#partial + text).split('\n');
+      this.#partial = parts.pop() ?? '';
+      for (const line of parts) this.#lines.push({ at, text: line });
+      if (this.#lines.length > 10_000) this.#lines.splice(0, this.#lines.length - 10_000);
       this.#notify();
     });
     proc.stderr?.setEncoding('utf8').on('data', (text: string) => {
@@ -78,6 +86,11 @@ export class Child {
 
   get stderr(): string {
     return this.#stderr;
+  }
+
+  /** Complete stdout lines, each with the epoch ms it was read. */
+  get lines(): ReadonlyArray<{ at: number; text: string }> {
+    return this.#lines;
   }
 
   get exit(): ChildExit | undefined {

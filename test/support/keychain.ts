@@ -3,25 +3,38 @@ import { promisify } from 'node:util';
 
 const execFileP = promisify(execFile);
 
-/** Accounts (`username` attribute) of every Secret Service item of SERVICE, as secret-tool sees them. */
-export async function keychainAccounts(service = 'latch'): Promise<string[]> {
-  const { stdout, stderr } = await execFileP('secret-tool', ['search', '--all', 'service', service], { timeout: 10_000 });
-  return [...`${stdout}\n${stderr}`.matchAll(/^attribute\.username = (.*)$/gm)].map((m) => m[1] ?? '').sort();
+/**
+ * The Secret Service as secret-tool (not our binding) sees it, on the bus in `env`
+ * (DBUS_SESSION_BUS_ADDRESS): the run's keyring by default, or a test's private desktop.
+ */
+
+/** Accounts (`username` attribute) of every item of SERVICE. */
+export async function keychainAccounts(service = 'latch', env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { stdout, stderr } = await execFileP('secret-tool', ['search', '--all', 'service', service], { timeout: 10_000, env });
+      return [...`${stdout}\n${stderr}`.matchAll(/^attribute\.username = (.*)$/gm)].map((m) => m[1] ?? '').sort();
+    } catch (err) {
+      // An item deleted between secret-tool's search and its read of that item (a wipe in
+      // progress elsewhere) fails the whole search: look again.
+      if (attempt >= 5 || !/No such secret item/.test(String((err as { stderr?: unknown }).stderr))) throw err;
+    }
+  }
 }
 
 /** The items of one session (accounts are `SESSION:kind`). */
-export async function sessionItems(sessionId: string, service = 'latch'): Promise<string[]> {
-  return (await keychainAccounts(service)).filter((a) => a.startsWith(`${sessionId}:`));
+export async function sessionItems(sessionId: string, service = 'latch', env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+  return (await keychainAccounts(service, env)).filter((a) => a.startsWith(`${sessionId}:`));
 }
 
-/** One item's secret, via secret-tool. */
-export async function keychainSecret(account: string, service = 'latch'): Promise<string> {
-  const { stdout } = await execFileP('secret-tool', ['lookup', 'service', service, 'username', account], { timeout: 10_000 });
+/** One item's secret. */
+export async function keychainSecret(account: string, service = 'latch', env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const { stdout } = await execFileP('secret-tool', ['lookup', 'service', service, 'username', account], { timeout: 10_000, env });
   return stdout;
 }
 
-/** A session's key, certificate and token as the client stored them (read with secret-tool). */
-export async function sessionSecrets(sessionId: string, service = 'latch'): Promise<{ key: string; cert: string; token: string }> {
-  const [key, cert, token] = await Promise.all(['key', 'cert', 'token'].map((k) => keychainSecret(`${sessionId}:${k}`, service)));
+/** A session's key, certificate and token as the client stored them. */
+export async function sessionSecrets(sessionId: string, service = 'latch', env: NodeJS.ProcessEnv = process.env): Promise<{ key: string; cert: string; token: string }> {
+  const [key, cert, token] = await Promise.all(['key', 'cert', 'token'].map((k) => keychainSecret(`${sessionId}:${k}`, service, env)));
   return { key: key ?? '', cert: cert ?? '', token: token ?? '' };
 }

@@ -65,6 +65,32 @@ export function parseEvents(text: string): LatchEvent[] {
   return out;
 }
 
+/** The --json events of a running `latch`, each with the epoch ms its line was read. */
+export function timedEvents(child: Child): Array<{ at: number; event: LatchEvent }> {
+  const out: Array<{ at: number; event: LatchEvent }> = [];
+  for (const { at, text } of child.lines) {
+    const [event] = parseEvents(text);
+    if (event !== undefined) out.push({ at, event });
+  }
+  return out;
+}
+
+/** The first timed event after index `skip` that matches; rejects on exit or timeout. */
+export function waitForTimedEvent(child: Child, match: (e: LatchEvent) => boolean, timeoutMs: number, what = 'matching event', skip = 0): Promise<{ at: number; event: LatchEvent; index: number }> {
+  return child.waitUntil(
+    () => {
+      const all = timedEvents(child);
+      for (let i = skip; i < all.length; i++) {
+        const e = all[i];
+        if (e !== undefined && match(e.event)) return { ...e, index: i };
+      }
+      return undefined;
+    },
+    timeoutMs,
+    what,
+  );
+}
+
 /** Resolves with the first --json event of a running `latch` that matches; rejects on exit or timeout. */
 export function waitForEvent(child: Child, match: (e: LatchEvent) => boolean, timeoutMs: number, what = 'matching event'): Promise<LatchEvent> {
   return child.waitUntil(() => parseEvents(child.stdout).find(match), timeoutMs, what);

@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +40,33 @@ export interface DebugStats {
   rss: number;
 }
 
+/** One line of the audit trail, the fields the suites look at. */
+export interface AuditLine {
+  seq: number;
+  /** unmapped.latch_event: session.started, session.warning, ... */
+  event: string;
+  /** Epoch ms. */
+  time: number;
+  /** session.uid_hash (HMAC of the session id under the proxy's salt). */
+  sessionHash: string | undefined;
+  /** unmapped.reason (session.ended, auth.failed). */
+  reason: string | undefined;
+  raw: Record<string, unknown>;
+}
+
+/** A session's live listing in `latch-proxy sessions --json`. */
+export interface SessionListing {
+  sessionId: string;
+  user: string;
+  groups: string[];
+  idleRemainingMs: number;
+  absoluteRemainingMs: number;
+  renewals: number;
+  maxRenewals: number | null;
+  idleTimeoutMs: number | null;
+  maxDurationMs: number | null;
+}
+
 export interface ProxyHandle {
   /** Data directory (config, CA, store, audit log). */
   dir: string;
@@ -54,6 +82,14 @@ export interface ProxyHandle {
   cli(args: readonly string[], input?: string): Promise<RunResult>;
   /** `latch-proxy enroll NAME`: the one-time code and the latch:// link. */
   enroll(user: string): Promise<{ code: string; link: string }>;
+  /** audit.jsonl in the data directory. */
+  auditFile: string;
+  /** Every line of the audit trail so far (optionally only one session's). */
+  audit(sessionId?: string): AuditLine[];
+  /** `latch-proxy audit verify FILE` (no config needed). */
+  auditVerify(file: string): Promise<RunResult>;
+  /** `latch-proxy sessions --json`; `serving` is false when it read the store directly. */
+  sessions(): Promise<{ serving: boolean; sessions: SessionListing[] }>;
   /** GET /v1/debug/stats (serve runs with LATCH_PROXY_DEBUG_STATS=1). */
   stats(): Promise<DebugStats>;
   /** Starts `serve` again on the same port and data (after kill/stop). */
@@ -132,6 +168,37 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
       const link = /(latch:\/\/enroll\?\S+)/.exec(r.stdout)?.[1];
       if (code === undefined || link === undefined) throw new Error(`latch-proxy enroll printed no code/link: ${r.stdout}`);
       return { code, link };
+    },
+    auditFile: join(dir, 'audit.jsonl'),
+    audit: (sessionId) => {
+      const file = join(dir, 'audit.jsonl');
+      if (!existsSync(file)) return [];
+      const lines = readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => {
+          const raw = JSON.parse(l) as Record<string, unknown>;
+          const unmapped = (raw['unmapped'] ?? {}) as Record<string, unknown>;
+          const session = raw['session'] as { uid_hash?: string } | undefined;
+          return {
+            seq: Number(raw['seq']),
+            event: String(unmapped['latch_event']),
+            time: Number(raw['time']),
+            sessionHash: session?.uid_hash,
+            reason: typeof unmapped['reason'] === 'string' ? unmapped['reason'] : undefined,
+            raw,
+          };
+        });
+      if (sessionId === undefined) return lines;
+      const salt = Buffer.from(readFileSync(join(dir, 'audit.salt'), 'utf8').trim(), 'hex');
+      const hash = createHmac('sha256', salt).update(sessionId, 'utf8').digest('hex');
+      return lines.filter((l) => l.sessionHash === hash);
+    },
+    auditVerify: (file) => runChild('latch-proxy audit verify', node, [PROXY_BIN, 'audit', 'verify', file], { cwd: ROOT, timeoutMs: 30_000 }),
+    sessions: async () => {
+      const r = await cli(['sessions', '--json']);
+      if (r.code !== 0) throw new Error(`latch-proxy sessions failed: ${r.stderr}`);
+      return JSON.parse(r.stdout) as { serving: boolean; sessions: SessionListing[] };
     },
     stats: () => getJson<DebugStats>(port, '/v1/debug/stats', caPem),
     restart: async () => {
