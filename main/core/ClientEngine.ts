@@ -650,16 +650,17 @@ export class ClientEngine {
     this.#ended = { reason: end.reason, message, local: end.local, wiped: false };
     const tunnel = this.#tunnel;
     this.#tunnel = null;
-    await Promise.allSettled([this.#closeListeners(), tunnel?.close(CloseCode.NORMAL, `session ended: ${end.reason}`)]);
+    // Listeners, tunnel and keychain at once: each is a step of ending, none waits for another.
+    const wiping = tunnelOnly || live === null ? null : this.#wiper.wipe(end.sessionId);
+    await Promise.allSettled([this.#closeListeners(), tunnel?.close(CloseCode.NORMAL, `session ended: ${end.reason}`), this.#closeWarning()]);
     this.#publish();
-    if (this.#noticeKind === 'warning') await this.#closeNotice();
-    if (tunnelOnly || live === null) {
+    if (wiping === null || live === null) {
       this.#emit('ended', this.#ended);
       return;
     }
     let wiped = false;
     try {
-      await this.#wiper.wipe(end.sessionId);
+      await wiping;
       wiped = true;
     } catch (err) {
       this.#lastError = toSerialized(err);
@@ -788,6 +789,10 @@ export class ClientEngine {
     } catch {
       // The terminal and the window say it too; a missing notification daemon is not an error here.
     }
+  }
+
+  async #closeWarning(): Promise<void> {
+    if (this.#noticeKind === 'warning') await this.#closeNotice();
   }
 
   async #closeNotice(): Promise<void> {
