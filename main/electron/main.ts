@@ -17,6 +17,7 @@ import { DesktopSettingsStore } from './DesktopSettingsStore.ts';
 import { EarlyWarning } from './EarlyWarning.ts';
 import { ElectronIdleSource, forwardPowerEvents } from './ElectronIdleSource.ts';
 import { ElectronNotifier } from './ElectronNotifier.ts';
+import type { NotificationInit } from './ElectronNotifier.ts';
 import { createIpcHandlers } from './IpcHandlers.ts';
 import { registerIpc } from './IpcRouter.ts';
 import { RotatingLog } from './RotatingLog.ts';
@@ -54,6 +55,17 @@ function readManagedSettings(): Partial<DesktopSettings> {
   }
 }
 
+interface E2eProbe {
+  tray: { icon: string; tooltip: string; menu: TrayMenuItem[] };
+  notifications: Array<{ init: NotificationInit; native: Notification }>;
+}
+
+function createProbe(): E2eProbe {
+  const probe: E2eProbe = { tray: { icon: '', tooltip: '', menu: [] }, notifications: [] };
+  Object.defineProperty(globalThis, 'latchE2eProbe', { value: probe });
+  return probe;
+}
+
 function trayIcon(state: TrayState): string {
   // macOS template images follow the menu bar's light or dark appearance.
   return join(ASSETS, process.platform === 'darwin' ? `tray-${state}Template.png` : `tray-${state}.png`);
@@ -87,10 +99,18 @@ async function run(): Promise<void> {
   });
   await settings.load();
 
+  // LATCH_E2E_PROBE=1 (the Electron test tier only): what the tray and notifications show, for
+  // Playwright's electronApp.evaluate(). Read-only views plus the native objects' own events.
+  const probe = process.env['LATCH_E2E_PROBE'] === '1' ? createProbe() : null;
+
   let quitting = false;
   let win: BrowserWindow | null = null;
   const notifier = new ElectronNotifier({
-    createNotification: (init) => new Notification(init),
+    createNotification: (init) => {
+      const native = new Notification(init);
+      probe?.notifications.push({ init, native });
+      return native;
+    },
     isSupported: () => Notification.isSupported(),
     platform: process.platform,
     icon: join(ASSETS, 'icon.png'),
@@ -100,7 +120,10 @@ async function run(): Promise<void> {
     },
   });
   const idle = new SuspendAwareIdleSource(new ElectronIdleSource(powerMonitor));
-  const engine = new ClientEngine({ store: new KeyringCredentialStore(), profiles: new ProfileStore(configDir()), idle, notifier });
+  // Same keychain service and profile folder as the terminal client: one sign-in per device.
+  const service = process.env['LATCH_KEYCHAIN_SERVICE'];
+  const store = new KeyringCredentialStore(service === undefined || service === '' ? {} : { service });
+  const engine = new ClientEngine({ store, profiles: new ProfileStore(configDir()), idle, notifier });
 
   const send = <E extends EventChannel>(event: E, payload: EventContract[E]): void => {
     if (win && !win.isDestroyed()) win.webContents.send(event, payload);
@@ -195,8 +218,28 @@ async function run(): Promise<void> {
   });
 
   const tray = new TrayController(engine.snapshot(), {
-    createTray: (icon) => new Tray(icon),
-    buildMenu: (template: TrayMenuItem[]) => Menu.buildFromTemplate(template),
+    createTray: (icon) => {
+      const created = new Tray(icon);
+      if (!probe) return created;
+      probe.tray.icon = icon;
+      return {
+        setImage: (image: string) => {
+          probe.tray.icon = image;
+          created.setImage(image);
+        },
+        setToolTip: (text: string) => {
+          probe.tray.tooltip = text;
+          created.setToolTip(text);
+        },
+        setContextMenu: (menu: unknown) => created.setContextMenu(menu as Menu),
+        on: (event: 'click', listener: () => void) => created.on(event, listener),
+        destroy: () => created.destroy(),
+      };
+    },
+    buildMenu: (template: TrayMenuItem[]) => {
+      if (probe) probe.tray.menu = template;
+      return Menu.buildFromTemplate(template);
+    },
     iconFor: trayIcon,
     now: () => performance.now(),
     tickMs: 1000,

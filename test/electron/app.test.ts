@@ -1,0 +1,168 @@
+// Electron tier: the built app (dist/electron/main.mjs) launched by Playwright's _electron on the
+// Xvfb display, against a real latch-proxy with a short policy and a TCP target, with the real
+// keychain and the OS idle time from powerMonitor (no input on Xvfb: idle grows). The same flows
+// as the browser tier — sign in, connect, warning, Renew, idle end with its reason, sign in again,
+// sign out — plus the tray (icon per state, countdown tooltip, menu) and the notifications
+// (Renew action; Linux click renews) read through the app's LATCH_E2E_PROBE view.
+// Where the Electron binary is missing (it downloads from GitHub) the suite is SKIPPED with the
+// reason printed: never counted as passed.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { _electron } from 'playwright-core';
+import type { ElectronApplication, Page } from 'playwright-core';
+import { buildMain, buildPreload, buildRenderer } from '../../main/electron/build.ts';
+import { findElectronBinary } from '../../main/electron/findElectronBinary.ts';
+import { startProxyFixture } from '../browser/support/proxyFixture.ts';
+import type { ProxyFixture } from '../browser/support/proxyFixture.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const IDLE_TIMEOUT_S = 12;
+const WARN_BEFORE_S = 4;
+const USER = { name: 'ann', password: 'correct horse battery' };
+
+const binary = findElectronBinary(ROOT);
+const skip = 'missing' in binary ? `Electron tier skipped: ${binary.missing}` : !process.env['DISPLAY'] ? 'Electron tier skipped: no DISPLAY (run under npm test, which starts Xvfb)' : false;
+if (skip) process.stderr.write(`${skip}\n`);
+
+/** What main.ts publishes as globalThis.latchE2eProbe (LATCH_E2E_PROBE=1). */
+interface ProbeView {
+  tray: { icon: string; tooltip: string; menu: string[] };
+  notifications: Array<{ title: string; body: string; actions: string[] }>;
+}
+
+describe('the desktop app in Electron', { skip, timeout: 240_000 }, () => {
+  let proxy: ProxyFixture | undefined;
+  let target: net.Server | undefined;
+  let app: ElectronApplication | undefined;
+  let page: Page;
+  const work = mkdtempSync(join(tmpdir(), 'latch-electron-'));
+  const service = `latch-electron-${process.pid}`;
+
+  async function probe(): Promise<ProbeView> {
+    assert.ok(app);
+    return app.evaluate(() => {
+      const p = (globalThis as unknown as { latchE2eProbe: { tray: { icon: string; tooltip: string; menu: Array<{ label?: string }> }; notifications: Array<{ init: { title: string; body: string; actions: Array<{ text: string }> } }> } }).latchE2eProbe;
+      return {
+        tray: { icon: p.tray.icon, tooltip: p.tray.tooltip, menu: p.tray.menu.map((m) => m.label ?? '-') },
+        notifications: p.notifications.map((n) => ({ title: n.init.title, body: n.init.body, actions: n.init.actions.map((a) => a.text) })),
+      };
+    });
+  }
+
+  async function until(what: string, check: (view: ProbeView) => boolean, timeoutMs = 20_000): Promise<ProbeView> {
+    const deadline = Date.now() + timeoutMs;
+    let view = await probe();
+    while (!check(view)) {
+      if (Date.now() > deadline) assert.fail(`${what} within ${timeoutMs} ms; probe: ${JSON.stringify(view)}`);
+      await new Promise((r) => setTimeout(r, 200));
+      view = await probe();
+    }
+    return view;
+  }
+
+  before(async () => {
+    await buildRenderer();
+    await buildMain();
+    await buildPreload();
+    target = net.createServer((s) => {
+      s.setNoDelay(true);
+      s.on('error', () => s.destroy());
+      s.pipe(s);
+    });
+    await new Promise<void>((resolve) => target?.listen(0, '127.0.0.1', resolve));
+    const port = (target.address() as net.AddressInfo).port;
+    proxy = await startProxyFixture({
+      resources: [{ id: 'echo', target: `127.0.0.1:${port}` }],
+      policy: { idleTimeout: `${IDLE_TIMEOUT_S}s`, warnBefore: `${WARN_BEFORE_S}s`, maxDuration: '10m', maxRenewals: 3 },
+      user: USER,
+    });
+    assert.ok('path' in binary);
+    app = await _electron.launch({
+      executablePath: binary.path,
+      args: [join(ROOT, 'dist', 'electron', 'main.mjs')],
+      env: { ...process.env, LATCH_CONFIG_DIR: join(work, 'client'), LATCH_KEYCHAIN_SERVICE: service, LATCH_E2E_PROBE: '1' },
+      timeout: 60_000,
+    });
+    page = await app.firstWindow();
+    page.setDefaultTimeout(20_000);
+  });
+
+  after(async () => {
+    await app?.close().catch(() => undefined);
+    await proxy?.stop().catch(() => undefined);
+    target?.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test('the window is locked down', async () => {
+    // No Node in the page, and the preload's world is not the page's (contextIsolation).
+    assert.equal(await page.evaluate('typeof process'), 'undefined');
+    assert.equal(await page.evaluate('typeof require'), 'undefined');
+    assert.deepEqual(await page.evaluate('Object.keys(window.latch).sort()'), ['clipboard', 'on', 'session', 'settings', 'tunnel']);
+    // Navigation and new windows are refused.
+    const url = page.url();
+    await page.evaluate("location.href = 'https://example.com/'").catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(page.url(), url);
+    assert.equal(await page.evaluate("window.open('https://example.com/') === null"), true);
+    const view = await probe();
+    assert.match(view.tray.icon, /tray-signed-out/);
+  });
+
+  test('sign in with a password, connect: tray shows connected with a countdown and the resource', async () => {
+    await page.getByRole('radio', { name: 'User and password' }).check();
+    await page.getByLabel('Proxy URL').fill(proxy?.url ?? '');
+    await page.getByLabel('CA fingerprint').fill(proxy?.fingerprint ?? '');
+    await page.getByLabel('User', { exact: true }).fill(USER.name);
+    await page.getByRole('textbox', { name: 'Password', exact: true }).fill(USER.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Session' }).waitFor();
+    await page.getByRole('button', { name: 'Connect echo' }).click();
+    await page.getByLabel('Local address of echo').waitFor();
+    const view = await until('tray connected', (v) => /tray-connected/.test(v.tray.icon) && v.tray.menu.some((m) => m.startsWith('echo — 127.0.0.1:')));
+    assert.match(view.tray.tooltip, /idle timeout in \d+s, session limit in \d+m \d\ds/);
+  });
+
+  test('warning: tray and notification; Renew from the notification moves the deadline', async () => {
+    await page.getByRole('alert').filter({ hasText: 'Idle timeout soon' }).waitFor({ timeout: (IDLE_TIMEOUT_S + 5) * 1000 });
+    const view = await until('warning notification', (v) => /tray-warning/.test(v.tray.icon) && v.notifications.some((n) => /ends in/.test(n.title)));
+    const index = view.notifications.findLastIndex((n) => /ends in/.test(n.title));
+    assert.ok(app);
+    // macOS/Windows: the Renew button (action 0); Linux: a click renews.
+    await app.evaluate(({ Notification: _n }, i) => {
+      const n = (globalThis as unknown as { latchE2eProbe: { notifications: Array<{ native: { emit(e: string, ...a: unknown[]): void } }> } }).latchE2eProbe.notifications[i];
+      if (process.platform === 'linux') n?.native.emit('click');
+      else n?.native.emit('action', { actionIndex: 0 }, 0);
+    }, index);
+    await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
+    await until('tray back to connected', (v) => /tray-connected/.test(v.tray.icon));
+  });
+
+  test('idle end: reason in the window, the tray and a notification', async () => {
+    await page.getByRole('heading', { name: `Signed out: idle for ${IDLE_TIMEOUT_S} s` }).waitFor({ timeout: (IDLE_TIMEOUT_S + 8) * 1000 });
+    const view = await until('tray signed out', (v) => /tray-signed-out/.test(v.tray.icon) && v.notifications.some((n) => n.title === `Signed out: idle for ${IDLE_TIMEOUT_S} s`));
+    assert.match(view.tray.tooltip, /Signed out: idle for/);
+  });
+
+  test('sign in again with an enrollment link, sign out, and Quit from the tray', async () => {
+    await page.getByRole('button', { name: 'Sign in again' }).click();
+    await page.getByRole('radio', { name: 'Enrollment link' }).check();
+    await page.getByRole('textbox', { name: 'Enrollment link' }).fill(proxy?.enroll(USER.name) ?? '');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Session' }).waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Signed out', exact: true }).waitFor();
+    assert.ok(app);
+    const closed = new Promise<void>((resolve) => app?.once('close', () => resolve()));
+    await app.evaluate(() => {
+      const menu = (globalThis as unknown as { latchE2eProbe: { tray: { menu: Array<{ label?: string; click?: () => void }> } } }).latchE2eProbe.tray.menu;
+      menu.find((m) => m.label === 'Quit')?.click?.();
+    });
+    await closed;
+    app = undefined;
+  });
+});
