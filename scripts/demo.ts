@@ -86,6 +86,9 @@ async function main(): Promise<void> {
   rmSync(DEMO, { recursive: true, force: true });
   runTool(PROXY_BIN, ['init', PROXY_DIR, '--listen', '127.0.0.1:0']);
   const doc = parseDocument(readFileSync(CONFIG, 'utf8'));
+  // Short enough to watch the session engine at work: a warning after ~4 minutes without
+  // input, renewable from the notification or with `r`.
+  doc.set('groups', { staging: { idleTimeout: '5m', maxDuration: '8h', warnBefore: '1m' } });
   doc.set('resources', [
     { id: 'demo-web', target: `127.0.0.1:${webPort}`, group: 'staging' },
     { id: 'demo-echo', target: `127.0.0.1:${echoPort}`, group: 'staging' },
@@ -109,6 +112,8 @@ async function main(): Promise<void> {
 
   const client = spawn(process.execPath, [CLIENT_BIN, 'connect', 'demo-web', 'demo-echo'], { stdio: ['ignore', 'pipe', 'inherit'], env: clientEnv() });
   started.push(client);
+  // Show the client's own lines (listeners, warnings, the end reason) as they come.
+  if (client.stdout) createInterface({ input: client.stdout }).on('line', say);
   const [, webAddress] = await waitForLine(client, /^demo-web\s+(\S+)/, 20_000);
   say(`\nTry it:   curl http://${webAddress ?? ''}/`);
   say('          (demo-echo echoes whatever you send: nc 127.0.0.1 PORT)');
