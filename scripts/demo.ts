@@ -13,6 +13,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseDocument } from 'yaml';
+import { launchDesktopApp } from '../main/electron/launchDesktopApp.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const DEMO = join(ROOT, '.latch-demo');
@@ -108,6 +109,20 @@ async function main(): Promise<void> {
   const enrollOut = runTool(PROXY_BIN, ['enroll', 'demo', '--config', CONFIG, '--ttl', '10m']);
   const link = /latch:\/\/enroll\?\S+/.exec(enrollOut)?.[0];
   if (!link) throw new Error(`enroll printed no link:\n${enrollOut}`);
+
+  // The desktop app where Electron can run: it opens with the link filled in; else the terminal client.
+  const desktop = launchDesktopApp({ root: ROOT, link, env: clientEnv() });
+  if ('child' in desktop) {
+    started.push(desktop.child);
+    say('desktop app started: press Sign in in its window (the enrollment link is filled in). Ctrl-C stops the demo.');
+    await new Promise<void>((resolve) => {
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
+      desktop.child.once('exit', () => resolve());
+    });
+    stopAll();
+    return;
+  }
+  say(`desktop app not started: ${desktop.why}. Using the terminal client.`);
   process.stdout.write(runTool(CLIENT_BIN, ['login', link]));
 
   const client = spawn(process.execPath, [CLIENT_BIN, 'connect', 'demo-web', 'demo-echo'], { stdio: ['ignore', 'pipe', 'inherit'], env: clientEnv() });
