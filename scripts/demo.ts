@@ -97,7 +97,8 @@ async function main(): Promise<void> {
   writeFileSync(CONFIG, doc.toString());
   runTool(PROXY_BIN, ['user', 'add', 'demo', '--config', CONFIG], `${randomBytes(12).toString('base64url')}\n`);
 
-  const proxy = spawn(process.execPath, [PROXY_BIN, 'serve', '--config', CONFIG], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+  // Own process groups: Ctrl-C reaches only this script, which then signs out in order.
+  const proxy = spawn(process.execPath, [PROXY_BIN, 'serve', '--config', CONFIG], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env, detached: true });
   started.push(proxy);
   const [, proxyUrl] = await waitForLine(proxy, /listening on (https:\/\/\S+)/, 20_000);
   say(`proxy      ${proxyUrl ?? ''}`);
@@ -125,7 +126,7 @@ async function main(): Promise<void> {
   say(`desktop app not started: ${desktop.why}. Using the terminal client.`);
   process.stdout.write(runTool(CLIENT_BIN, ['login', link]));
 
-  const client = spawn(process.execPath, [CLIENT_BIN, 'connect', 'demo-web', 'demo-echo'], { stdio: ['ignore', 'pipe', 'inherit'], env: clientEnv() });
+  const client = spawn(process.execPath, [CLIENT_BIN, 'connect', 'demo-web', 'demo-echo'], { stdio: ['ignore', 'pipe', 'inherit'], env: clientEnv(), detached: true });
   started.push(client);
   // Show the client's own lines (listeners, warnings, the end reason) as they come.
   if (client.stdout) createInterface({ input: client.stdout }).on('line', say);
@@ -143,11 +144,19 @@ async function main(): Promise<void> {
     await new Promise((resolve) => proxy.once('exit', resolve));
     for (const server of servers) server.close();
   };
+  // Ctrl-C may arrive more than once (the terminal and the npm wrapper both deliver it); keep
+  // handling it so a repeat does not kill this script half-way through signing out.
+  let stopping = false;
   await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+    const onSignal = (): void => {
+      if (!stopping) resolve();
+      stopping = true;
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     client.once('exit', resolve);
   });
+  stopping = true;
   await stop();
 }
 

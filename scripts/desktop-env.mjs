@@ -83,7 +83,9 @@ export async function startDesktopEnv(options = {}) {
       log(`Xvfb on ${xvfb.display}`);
     }
     if (keyring) {
-      const res = spawnSync('gnome-keyring-daemon', ['--unlock', '--components=secrets'], { env, input: KEYRING_PASSWORD, encoding: 'utf8', timeout: 10_000 });
+      // setsid: the daemon must not share our process group, or a Ctrl-C at the terminal would
+      // stop the keychain before the demo has signed out and wiped.
+      const res = spawnSync('setsid', ['gnome-keyring-daemon', '--unlock', '--components=secrets'], { env, input: KEYRING_PASSWORD, encoding: 'utf8', timeout: 10_000 });
       if (res.status !== 0) throw new Error(`gnome-keyring-daemon failed: ${res.stderr}`);
       // The daemon forks before it owns the name: poll for it, then record its PID from the bus.
       const pid = await waitForBusName(env, 'org.freedesktop.secrets', 5_000);
@@ -93,7 +95,7 @@ export async function startDesktopEnv(options = {}) {
     if (notifications) {
       const rc = join(root, 'dunstrc');
       writeFileSync(rc, DUNSTRC);
-      const dunst = spawn('dunst', ['-config', rc], { env, stdio: 'ignore' });
+      const dunst = spawn('dunst', ['-config', rc], { env, stdio: 'ignore', detached: true });
       children.push(dunst);
       started.push({ pid: /** @type {number} */ (dunst.pid), name: 'dunst' });
       await waitForBusName(env, 'org.freedesktop.Notifications', 5_000);
@@ -136,7 +138,7 @@ const DUNSTRC = `[global]
 /** @param {NodeJS.ProcessEnv} env */
 async function startXvfb(env) {
   // -displayfd lets the server pick a free display and tell us which (no races on numbers).
-  const child = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1280x800x24', '-nolisten', 'tcp'], { env, stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
+  const child = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1280x800x24', '-nolisten', 'tcp'], { env, stdio: ['ignore', 'ignore', 'ignore', 'pipe'], detached: true });
   const fd = /** @type {import('node:stream').Readable} */ (child.stdio[3]);
   const display = await new Promise((resolve, reject) => {
     let text = '';
