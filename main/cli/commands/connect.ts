@@ -148,6 +148,7 @@ async function openIdleSource(kind: IdleSourceKind, ctx: CliContext): Promise<Id
 function watch(engine: ClientEngine, ctx: CliContext, json: boolean, status: StatusLine, cleanups: Array<() => void>): void {
   const say = (text: string): void => status.print(text);
   let previous: EngineSnapshot | null = null;
+  let previousDeadlines: Implied | null = null;
   const emitState = (s: EngineSnapshot): void => {
     const v = s.session;
     line(
@@ -168,12 +169,19 @@ function watch(engine: ClientEngine, ctx: CliContext, json: boolean, status: Sta
   const onChanged = (s: EngineSnapshot): void => {
     if (s.phase === 'ended') return;
     const p = previous;
-    previous = s;
+    const deadlines = implied(s, Date.now());
     if (json) {
-      if (p === null || stateMoved(p, s)) emitState(s);
-    } else if (p !== null && p.phase !== s.phase) {
-      if (s.phase === 'offline') say(`Connection to the proxy lost${s.lastError ? ` (${s.lastError.message})` : ''}; reconnecting. The session still ends on time.`);
-      else if (p.phase === 'offline' && (s.phase === 'active' || s.phase === 'warning')) say('Reconnected to the proxy.');
+      if (p === null || stateMoved(p, s, previousDeadlines, deadlines)) {
+        emitState(s);
+        previous = s;
+        previousDeadlines = deadlines;
+      }
+    } else {
+      if (p !== null && p.phase !== s.phase) {
+        if (s.phase === 'offline') say(`Connection to the proxy lost${s.lastError ? ` (${s.lastError.message})` : ''}; reconnecting. The session still ends on time.`);
+        else if (p.phase === 'offline' && (s.phase === 'active' || s.phase === 'warning')) say('Reconnected to the proxy.');
+      }
+      previous = s;
     }
     status.update(countdown(s));
   };
@@ -199,16 +207,28 @@ function watch(engine: ClientEngine, ctx: CliContext, json: boolean, status: Sta
   onChanged(engine.snapshot());
 }
 
+/** Deadlines as wall-clock instants on this machine, to tell a moved deadline from the countdown. */
+interface Implied {
+  idle: number;
+  absolute: number;
+}
+
+function implied(s: EngineSnapshot, now: number): Implied | null {
+  return s.session === null ? null : { idle: now + s.session.idleRemainingMs, absolute: now + s.session.absoluteRemainingMs };
+}
+
+/** A deadline moved (either way) by more than this: fresh state from the proxy, not the countdown ticking. */
+const MOVED_MS = 250;
+
 /** Whether a --json `state` line is due: anything but the countdown itself changed. */
-function stateMoved(a: EngineSnapshot, b: EngineSnapshot): boolean {
+function stateMoved(a: EngineSnapshot, b: EngineSnapshot, da: Implied | null, db: Implied | null): boolean {
   if (a.phase !== b.phase || (a.session === null) !== (b.session === null)) return true;
   const x = a.session;
   const y = b.session;
-  if (x === null || y === null) return false;
+  if (x === null || y === null || da === null || db === null) return false;
   if (x.renewalsLeft !== y.renewalsLeft || x.policy.idleTimeoutMs !== y.policy.idleTimeoutMs || x.policy.maxDurationMs !== y.policy.maxDurationMs) return true;
   if (x.policy.groups.join(',') !== y.policy.groups.join(',')) return true;
-  // A deadline moved later (activity, renew, re-authentication), beyond the countdown's rounding.
-  return y.idleRemainingMs > x.idleRemainingMs + 1_500 || y.absoluteRemainingMs > x.absoluteRemainingMs + 1_500;
+  return Math.abs(db.idle - da.idle) > MOVED_MS || Math.abs(db.absolute - da.absolute) > MOVED_MS;
 }
 
 function countdown(s: EngineSnapshot): string {
