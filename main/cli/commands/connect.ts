@@ -42,6 +42,8 @@ export async function connect(argv: string[], ctx: CliContext): Promise<number> 
   if (!isIdleSourceKind(values.idle)) {
     throw new LatchError(ErrorCode.USAGE, `unknown idle source "${values.idle}": use auto, x11, mutter, macos, windows or none`);
   }
+  // Not signed in is the more useful answer than a missing idle source.
+  if ((await ctx.profiles.read())?.session === undefined) throw new LatchError(ErrorCode.NOT_SIGNED_IN, 'not signed in: run `latch login` first');
   const status = new StatusLine(ctx.stderr);
   const say = (text: string): void => status.print(text);
 
