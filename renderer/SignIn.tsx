@@ -47,12 +47,14 @@ export function SignIn(props: { latch: LatchApi; busy: boolean; initialLink: str
   };
 
   const working = busy || submitting;
+  // A refusal from this form, else the engine's last one (e.g. the keychain was unusable at start).
+  const shown = error ?? (props.lastError ? describeError(props.lastError) : null);
   return (
     <section className="card" aria-labelledby="signin-title">
       <h2 id="signin-title" tabIndex={-1} ref={heading}>
         Sign in
       </h2>
-      <form onSubmit={submit} aria-describedby={error ? 'signin-error' : undefined}>
+      <form onSubmit={submit} aria-describedby={shown ? 'signin-error' : undefined}>
         <fieldset className="method">
           <legend>How do you sign in?</legend>
           <label>
@@ -90,9 +92,9 @@ export function SignIn(props: { latch: LatchApi; busy: boolean; initialLink: str
             </div>
           </>
         )}
-        {error ? (
+        {shown ? (
           <p id="signin-error" className="error" role="alert">
-            {error.text}
+            {shown.text}
           </p>
         ) : null}
         <button type="submit" className="primary" disabled={working} aria-busy={working}>
