@@ -442,3 +442,14 @@ void test('signOut() over the tunnel sends logout and resolves once the end path
   assert.deepEqual(await s.store.list(), []);
   assert.equal(s.engine.snapshot().phase, 'ended');
 });
+
+void test('a short idle timeout gets four reports per timeout', async () => {
+  const s = await setup();
+  await s.engine.start();
+  await s.tick(0);
+  s.tunnel().server({ ...state(4_000), policy: { ...policy, idleTimeoutMs: 4_000, warnBeforeMs: 1_000 } });
+  await flush();
+  const before = s.activity().length;
+  for (let i = 0; i < 3; i++) await s.tick(1_000);
+  assert.equal(s.activity().length - before, 3, 'one report a second under a 4 s idle timeout');
+});

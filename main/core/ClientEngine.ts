@@ -48,7 +48,10 @@ export interface ClientEngineOptions {
   /** Desktop notifications; null where there are none (the host then shows warnings itself). */
   notifier: Notifier | null;
   clock: Clock;
-  /** `activity` goes to the proxy at least this often while connected (and at once when input resumes). */
+  /**
+   * `activity` goes to the proxy at least this often while connected (more often under a short
+   * idle timeout: four reports per timeout), and at once when input resumes or the lock changes.
+   */
   idleReportIntervalMs: number;
   /** How often the idle source is read. */
   idleSampleIntervalMs: number;
@@ -711,7 +714,11 @@ export class ClientEngine {
   }
 
   async #idleTick(): Promise<void> {
-    if (this.#sampling || this.#live === null || this.#closed) return;
+    if (this.#live === null || this.#closed) return;
+    // Fixed rate: the next reading is due one interval after this one started, however slow the
+    // OS helper is (a busy machine must not stretch the reports past a short idle timeout).
+    if (this.#idleTimer === null) this.#scheduleIdle(this.options.idleSampleIntervalMs);
+    if (this.#sampling) return;
     this.#sampling = true;
     let sample: IdleSample | null = null;
     try {
@@ -725,7 +732,13 @@ export class ClientEngine {
     }
     if (this.#live === null || this.#closed) return;
     if (sample !== null) this.#report({ idleMs: sample.idleMs, locked: sample.locked || this.#lockedByEvent });
-    if (this.#idleTimer === null) this.#scheduleIdle(this.options.idleSampleIntervalMs);
+  }
+
+  /** At least four reports per idle timeout (a 4 s policy gets one a second), at most one per sample. */
+  #reportInterval(): number {
+    const idleTimeout = this.#machine.snapshot().policy?.idleTimeoutMs;
+    const quarter = idleTimeout === undefined ? Infinity : idleTimeout / 4;
+    return Math.max(this.options.idleSampleIntervalMs, Math.min(this.options.idleReportIntervalMs, quarter));
   }
 
   #report(sample: IdleSample): void {
@@ -733,7 +746,7 @@ export class ClientEngine {
     if (tunnel === null) return;
     const now = this.#clock.monotonicNow();
     const last = this.#lastReport;
-    const due = last === null || now - last.at >= this.options.idleReportIntervalMs;
+    const due = last === null || now - last.at >= this.#reportInterval();
     // Input since the last report, while the proxy believes we are away: tell it at once.
     const inputResumed = last !== null && last.idleMs >= this.options.idleSampleIntervalMs && sample.idleMs + 500 < last.idleMs + (now - last.at);
     const lockChanged = last !== null && last.locked !== sample.locked;
