@@ -10,6 +10,14 @@ export interface FrameTransport {
   close(code: number, reason: string): void;
   /** Bytes queued for sending and not yet handed to the operating system. */
   readonly bufferedAmount: number;
+  /**
+   * Optional: bytes the transport wants free in front of each frame, for its own framing, so
+   * that a frame goes out as one buffer without another copy. With it, the multiplexer calls
+   * sendWithHeadroom() instead of send().
+   */
+  readonly headroom?: number;
+  /** Like send(), for a buffer of `headroom` scratch bytes followed by one complete frame. */
+  sendWithHeadroom?(buffer: Buffer): boolean;
   /** Optional: the multiplexer announces its payload limit so a byte-stream decoder can apply it. */
   setMaxFrameSize?(bytes: number): void;
   on(event: 'frame', listener: (frame: Buffer) => void): this;

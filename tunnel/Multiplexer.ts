@@ -24,6 +24,7 @@ import {
   ResetCode,
 } from './constants.ts';
 import type { FrameTransport } from './FrameTransport.ts';
+import { tuneGcForRelay } from './gcTuning.ts';
 import { MuxStream } from './MuxStream.ts';
 import type { RelayHooks, StreamHost } from './MuxStream.ts';
 import { validateOptions } from './MultiplexerOptions.ts';
@@ -174,6 +175,8 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
   readonly options: MultiplexerOptions;
   readonly role: Role;
   readonly #transport: FrameTransport;
+  /** Bytes the transport wants free in front of each frame (its own header goes there). */
+  readonly #headroom: number;
   readonly #streams = new Map<number, StreamState>();
   readonly #host: StreamHost;
   #nextStreamId = FIRST_CLIENT_STREAM_ID;
@@ -193,9 +196,12 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
   constructor(transport: FrameTransport, options: Partial<MultiplexerOptions> & { role: Role }) {
     super();
     this.options = validateOptions(options);
+    // Once per process: every process that multiplexes relays bulk bytes (see gcTuning.ts).
+    tuneGcForRelay();
     this.role = this.options.role;
     this.#transport = transport;
     transport.setMaxFrameSize?.(this.options.maxFrameSize);
+    this.#headroom = transport.headroom ?? 0;
     this.#host = {
       read: (s) => this.#onStreamRead(s),
       write: (s, chunk, cb) => this.#onStreamWrite(s, chunk, cb),
@@ -279,7 +285,7 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
     }
     this.#nextStreamId += 2;
     const st = this.#register(id, resourceId, 'opening');
-    this.#send(encodeFrame(FrameType.OPEN, Flag.SYN, id, Buffer.from(resourceId, 'utf8')));
+    this.#send(FrameType.OPEN, Flag.SYN, id, Buffer.from(resourceId, 'utf8'));
     return st.stream;
   }
 
@@ -293,7 +299,7 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
     if (payload.length > MAX_SEND_FRAME_SIZE) {
       throw new LatchError(ErrorCode.FRAME_TOO_LARGE, `control message of ${payload.length} bytes exceeds ${MAX_SEND_FRAME_SIZE}`);
     }
-    this.#send(encodeFrame(FrameType.CONTROL, 0, 0, payload));
+    this.#send(FrameType.CONTROL, 0, 0, payload);
     return true;
   }
 
@@ -305,7 +311,7 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
     const value = this.#pingSeq;
     return new Promise<number>((resolve, reject) => {
       this.#pings.set(value, { start: performance.now(), resolve, reject });
-      this.#send(encodeFrame(FrameType.PING, Flag.SYN, 0, value));
+      this.#send(FrameType.PING, Flag.SYN, 0, value);
     });
   }
 
@@ -317,9 +323,15 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
 
   // ---- sending -------------------------------------------------------------------------------
 
-  #send(frame: Buffer): void {
+  /** Encodes one frame and hands it to the transport, in front of any headroom it asked for. */
+  #send(type: FrameType, flags: number, streamId: number, payload?: Uint8Array | number): void {
     if (this.#closed) return;
-    if (!this.#transport.send(frame)) this.#blocked = true;
+    const transport = this.#transport;
+    const accepted =
+      this.#headroom > 0 && transport.sendWithHeadroom !== undefined
+        ? transport.sendWithHeadroom(encodeFrame(type, flags, streamId, payload, this.#headroom))
+        : transport.send(encodeFrame(type, flags, streamId, payload));
+    if (!accepted) this.#blocked = true;
     if (this.#transport.bufferedAmount > this.options.maxBufferedBytes) {
       // The peer keeps sending (pings, opens) but does not read what we queue for it.
       this.#fail(new LatchError(ErrorCode.BUFFER_LIMIT, `more than ${this.options.maxBufferedBytes} bytes queued to a peer that does not read`));
@@ -342,7 +354,7 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
       const part = n === st.chunk.length ? st.chunk : st.chunk.subarray(0, n);
       st.chunk = n === st.chunk.length ? undefined : st.chunk.subarray(n);
       st.sendWindow -= n;
-      this.#send(encodeFrame(FrameType.DATA, 0, st.stream.id, part));
+      this.#send(FrameType.DATA, 0, st.stream.id, part);
     }
     if (st.chunk === undefined && st.chunkCallback !== undefined) {
       const cb = st.chunkCallback;
@@ -395,7 +407,7 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
     const credit = Math.max(0, delta);
     if (credit === 0 && flags === 0) return;
     st.recvCredit += credit;
-    this.#send(encodeFrame(FrameType.WINDOW_UPDATE, flags, st.stream.id, credit));
+    this.#send(FrameType.WINDOW_UPDATE, flags, st.stream.id, credit);
   }
 
   // ---- stream hooks ----------------------------------------------------------------------------
@@ -540,7 +552,7 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
 
   #sendFin(st: StreamState): void {
     st.localFin = true;
-    this.#send(encodeFrame(FrameType.DATA, Flag.FIN, st.stream.id));
+    this.#send(FrameType.DATA, Flag.FIN, st.stream.id);
   }
 
   #onStreamDestroyed(stream: MuxStream, err: Error | null): void {
@@ -548,7 +560,7 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
     if (!st) return;
     // Destroyed before both directions finished cleanly: tell the peer.
     if (!(st.localFin && st.remoteFin)) {
-      this.#send(encodeFrame(FrameType.DATA, Flag.RST, st.stream.id, resetPayload(ResetCode.CANCEL)));
+      this.#send(FrameType.DATA, Flag.RST, st.stream.id, resetPayload(ResetCode.CANCEL));
     }
     this.#remove(st, err ?? new LatchError(ErrorCode.STREAM_RESET, 'stream destroyed'));
   }
@@ -571,7 +583,7 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
     const st = this.#state(stream);
     stream.resetCode ??= code;
     if (st) {
-      this.#send(encodeFrame(FrameType.DATA, Flag.RST, st.stream.id, resetPayload(code)));
+      this.#send(FrameType.DATA, Flag.RST, st.stream.id, resetPayload(code));
       this.#remove(st, new LatchError(ErrorCode.STREAM_RESET, `stream reset locally (${resetCodeName(code)})`));
     }
     stream.destroy();
@@ -710,7 +722,7 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
   #onPing(streamId: number, flags: number, value: number): void {
     if (streamId !== 0) throw new LatchError(ErrorCode.PROTOCOL, 'PING on a stream');
     if (flags === Flag.SYN) {
-      this.#send(encodeFrame(FrameType.PING, Flag.ACK, 0, value));
+      this.#send(FrameType.PING, Flag.ACK, 0, value);
     } else if (flags === Flag.ACK) {
       const pending = this.#pings.get(value);
       if (pending) {
@@ -726,7 +738,7 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
     if (flags !== Flag.SYN) throw new LatchError(ErrorCode.PROTOCOL, `OPEN with flags 0x${flags.toString(16)}`);
     if (this.role === 'client') {
       // Server-initiated streams are reserved: refuse them, keep the session.
-      this.#send(encodeFrame(FrameType.DATA, Flag.RST, streamId, resetPayload(ResetCode.REFUSED)));
+      this.#send(FrameType.DATA, Flag.RST, streamId, resetPayload(ResetCode.REFUSED));
       return;
     }
     if (streamId % 2 !== 1 || streamId <= this.#lastRemoteStreamId) {
@@ -740,7 +752,7 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
     else if (this.#committed + INITIAL_WINDOW > this.options.maxBufferedBytes) refusal = ResetCode.BUFFER_LIMIT;
     else if (this.listenerCount('stream') === 0) refusal = ResetCode.REFUSED;
     if (refusal !== undefined) {
-      this.#send(encodeFrame(FrameType.DATA, Flag.RST, streamId, resetPayload(refusal)));
+      this.#send(FrameType.DATA, Flag.RST, streamId, resetPayload(refusal));
       return;
     }
     const st = this.#register(streamId, resourceId, 'pending');
@@ -756,7 +768,7 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
       return;
     }
     this.#keepaliveSentAt = performance.now();
-    this.#send(encodeFrame(FrameType.PING, Flag.SYN, 0, 0));
+    this.#send(FrameType.PING, Flag.SYN, 0, 0);
   }
 
   /** A violation or transport failure: close with the matching code and report it. */

@@ -4,6 +4,7 @@
  * taken the bytes, so bufferedAmount counts exactly what is still queued in this process.
  */
 import { EventEmitter } from 'node:events';
+import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import WebSocket from 'ws';
 import { ErrorCode, LatchError } from '../common/errors.ts';
@@ -88,9 +89,65 @@ function latchErrorFromWs(err: Error): LatchError {
   return new LatchError(ErrorCode.CONNECTION_CLOSED, err.message, { cause: err });
 }
 
+/**
+ * Room for the longest WebSocket frame header we write (RFC 6455 §5.2): 2 bytes, an 8-byte
+ * extended length, a 4-byte masking key.
+ */
+export const WS_HEADROOM = 14;
+
+const OPCODE_BINARY_FIN = 0x82;
+
+/**
+ * Writes the header of one unfragmented binary WebSocket frame carrying `length` bytes so that it
+ * ends exactly at WS_HEADROOM, where the payload starts; returns the offset it starts at. A
+ * client frame carries the mask bit and a zero masking key (see zeroMask), so the payload is
+ * sent as it is.
+ */
+export function writeWsHeader(buffer: Buffer, length: number, masked: boolean): number {
+  const ext = length > 0xffff ? 8 : length > 125 ? 2 : 0;
+  const start = WS_HEADROOM - 2 - ext - (masked ? 4 : 0);
+  const maskBit = masked ? 0x80 : 0;
+  buffer[start] = OPCODE_BINARY_FIN;
+  if (ext === 8) {
+    buffer[start + 1] = maskBit | 127;
+    buffer.writeUInt32BE(Math.floor(length / 2 ** 32), start + 2);
+    buffer.writeUInt32BE(length >>> 0, start + 6);
+  } else if (ext === 2) {
+    buffer[start + 1] = maskBit | 126;
+    buffer.writeUInt16BE(length, start + 2);
+  } else {
+    buffer[start + 1] = maskBit | length;
+  }
+  if (masked) buffer.fill(0, WS_HEADROOM - 4, WS_HEADROOM);
+  return start;
+}
+
+/** The connection under a ws WebSocket, when ws exposes it as it has since version 1. */
+interface RawConnection {
+  socket: Duplex;
+  /** Client frames are masked (RFC 6455 §5.3). */
+  masked: boolean;
+}
+
+function rawConnection(ws: WebSocket): RawConnection | undefined {
+  const internals = ws as unknown as { _socket?: unknown; _isServer?: unknown };
+  const socket = internals._socket;
+  if (!(socket instanceof Duplex) || typeof internals._isServer !== 'boolean') return undefined;
+  return { socket, masked: !internals._isServer };
+}
+
 export class WebSocketTransport extends EventEmitter<WebSocketTransportEvents> implements FrameTransport {
   readonly #ws: WebSocket;
+  /**
+   * Frames are written to the socket directly, header and frame in one buffer: ws.send() would
+   * write its header and our frame as two buffers, which Node's TLS layer copies into one before
+   * encrypting (one more copy of every byte), and go through cork/uncork for each frame. ws still
+   * reads, answers pings and closes; its own writes go to the same socket in order.
+   */
+  readonly #raw: RawConnection | undefined;
+  readonly headroom: number;
   readonly #options: WebSocketTransportOptions;
+  readonly #highWaterMark: number;
   #queued = 0;
   #needDrain = false;
   #closed = false;
@@ -101,6 +158,11 @@ export class WebSocketTransport extends EventEmitter<WebSocketTransportEvents> i
     this.#ws = ws;
     this.#options = { ...defaultWebSocketTransportOptions(), ...options };
     ws.binaryType = 'nodebuffer';
+    this.#raw = ws.readyState === WebSocket.OPEN ? rawConnection(ws) : undefined;
+    this.headroom = this.#raw === undefined ? 0 : WS_HEADROOM;
+    // Never below the socket's own mark, so a false from us always has a socket 'drain' coming.
+    this.#highWaterMark = Math.max(this.#options.highWaterMark, this.#raw?.socket.writableHighWaterMark ?? 0);
+    this.#raw?.socket.on('drain', () => this.#maybeDrain());
     ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
       if (this.#closed || this.#localClose) return;
       if (!isBinary) {
@@ -124,7 +186,29 @@ export class WebSocketTransport extends EventEmitter<WebSocketTransportEvents> i
   }
 
   get bufferedAmount(): number {
-    return this.#queued;
+    return this.#queued + (this.#raw?.socket.writableLength ?? 0);
+  }
+
+  sendWithHeadroom(buffer: Buffer): boolean {
+    const raw = this.#raw;
+    if (raw === undefined) return this.send(buffer.subarray(WS_HEADROOM));
+    if (this.#closed || this.#localClose || this.#ws.readyState !== WebSocket.OPEN || raw.socket.destroyed) return false;
+    const start = writeWsHeader(buffer, buffer.length - WS_HEADROOM, raw.masked);
+    raw.socket.write(start === 0 ? buffer : buffer.subarray(start));
+    return this.#belowHighWaterMark();
+  }
+
+  #belowHighWaterMark(): boolean {
+    if (this.bufferedAmount < this.#highWaterMark) return true;
+    this.#needDrain = true;
+    return false;
+  }
+
+  #maybeDrain(): void {
+    if (this.#needDrain && this.bufferedAmount < this.#highWaterMark / 2) {
+      this.#needDrain = false;
+      this.emit('drain');
+    }
   }
 
   send(frame: Buffer): boolean {
@@ -133,16 +217,9 @@ export class WebSocketTransport extends EventEmitter<WebSocketTransportEvents> i
     this.#queued += size;
     this.#ws.send(frame, { binary: true, compress: false }, () => {
       this.#queued -= size;
-      if (this.#needDrain && this.#queued < this.#options.highWaterMark / 2) {
-        this.#needDrain = false;
-        this.emit('drain');
-      }
+      this.#maybeDrain();
     });
-    if (this.#queued >= this.#options.highWaterMark) {
-      this.#needDrain = true;
-      return false;
-    }
-    return true;
+    return this.#belowHighWaterMark();
   }
 
   close(code: number, reason: string): void {

@@ -33,17 +33,19 @@ export function payloadLength(header: FrameHeader): number {
 
 /**
  * One frame in one allocation: the header, then a copy of the payload. `payload` is either the
- * payload bytes or, for WINDOW_UPDATE and PING, the u32 value of the length field.
+ * payload bytes or, for WINDOW_UPDATE and PING, the u32 value of the length field. With
+ * `headroom`, the buffer starts with that many unwritten bytes and the frame follows them, so a
+ * transport can put its own header there and write everything as one buffer.
  */
-export function encodeFrame(type: FrameType, flags: number, streamId: number, payload: Uint8Array | number = EMPTY): Buffer {
+export function encodeFrame(type: FrameType, flags: number, streamId: number, payload: Uint8Array | number = EMPTY, headroom = 0): Buffer {
   if (typeof payload === 'number') {
-    const frame = Buffer.allocUnsafe(HEADER_SIZE);
-    writeHeader(frame, type, flags, streamId, payload);
+    const frame = Buffer.allocUnsafe(headroom + HEADER_SIZE);
+    writeHeader(frame, type, flags, streamId, payload, headroom);
     return frame;
   }
-  const frame = Buffer.allocUnsafe(HEADER_SIZE + payload.length);
-  writeHeader(frame, type, flags, streamId, payload.length);
-  frame.set(payload, HEADER_SIZE);
+  const frame = Buffer.allocUnsafe(headroom + HEADER_SIZE + payload.length);
+  writeHeader(frame, type, flags, streamId, payload.length, headroom);
+  frame.set(payload, headroom + HEADER_SIZE);
   return frame;
 }
 
