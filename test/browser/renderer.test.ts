@@ -321,12 +321,16 @@ describe('renderer in Chromium against the real engine and proxy', { skip, timeo
     // The tunneled connection was closed for us.
     await Promise.race([tunnelSocket!.closed, new Promise((_, reject) => setTimeout(() => reject(new Error('tunneled connection still open')), 10_000))]);
     // Wiped: no keychain item of the session, as secret-tool (not our binding) sees it.
+    // A search that runs while items are being deleted can fail on one of them: ask again.
     const deadline = Date.now() + 10_000;
-    let left = await keychainAccounts(service);
-    while (left.some((a) => a.startsWith(`${sessionId}:`)) && Date.now() < deadline) {
+    let left: string[] | Error = new Error('not asked yet');
+    for (;;) {
+      left = await keychainAccounts(service).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+      const settled = Array.isArray(left) && !left.some((a) => a.startsWith(`${sessionId}:`));
+      if (settled || Date.now() > deadline) break;
       await new Promise((r) => setTimeout(r, 200));
-      left = await keychainAccounts(service);
     }
+    if (left instanceof Error) throw left;
     assert.deepEqual(left.filter((a) => a.startsWith(`${sessionId}:`)), []);
     await page.getByText('credentials were removed').waitFor();
     const end = notifier.shown.at(-1);
