@@ -105,7 +105,10 @@ async function main() {
   }
   ensureNpmDependencies();
   ensureSystemPackages(job);
+  const userDisplay = process.env.DISPLAY;
   const desktop = await startDesktopEnv({ log: job === 'test' ? () => {} : log });
+  // The demo's desktop window belongs on the person's own screen, not on the private Xvfb.
+  if (job === 'start' && userDisplay) desktop.env.LATCH_USER_DISPLAY = userDisplay;
   const cleanup = () => desktop.stop();
   try {
     if (job === 'test') {
