@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runChild, spawnChild } from './children.ts';
 import type { Child, RunResult } from './children.ts';
+import { COMPILE_CACHE_ENV } from './startProxy.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 export const LATCH_BIN = join(ROOT, 'bin', 'latch.js');
@@ -29,7 +30,7 @@ export interface LatchClient {
  */
 export function latchClient(options: { keychainService?: string; env?: NodeJS.ProcessEnv } = {}): LatchClient {
   const configDir = mkdtempSync(join(tmpdir(), 'latch-e2e-client-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, LATCH_CONFIG_DIR: configDir, ...options.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...COMPILE_CACHE_ENV, LATCH_CONFIG_DIR: configDir, ...options.env };
   if (options.keychainService !== undefined) env['LATCH_KEYCHAIN_SERVICE'] = options.keychainService;
   const run = (args: readonly string[], input?: string, timeoutMs = 30_000): Promise<RunResult> =>
     runChild(`latch ${args[0] ?? ''}`, process.execPath, [LATCH_BIN, ...args], { cwd: ROOT, env, timeoutMs, input: input ?? '' });
