@@ -1,3 +1,5 @@
+import type { FrameType } from './constants.ts';
+
 /**
  * What the multiplexer needs from a connection: whole frames in, whole frames out, a close with
  * a code, and backpressure. WebSocketTransport (one binary message = one frame) and
@@ -11,13 +13,11 @@ export interface FrameTransport {
   /** Bytes queued for sending and not yet handed to the operating system. */
   readonly bufferedAmount: number;
   /**
-   * Optional: bytes the transport wants free in front of each frame, for its own framing, so
-   * that a frame goes out as one buffer without another copy. With it, the multiplexer calls
-   * sendWithHeadroom() instead of send().
+   * Optional: encodes and queues one frame (as codec.encodeFrame would), so that the transport
+   * can put its own framing and the frame in one buffer it may reuse. The multiplexer calls it
+   * instead of send() when present. Same return value as send().
    */
-  readonly headroom?: number;
-  /** Like send(), for a buffer of `headroom` scratch bytes followed by one complete frame. */
-  sendWithHeadroom?(buffer: Buffer): boolean;
+  sendFrame?(type: FrameType, flags: number, streamId: number, payload?: Uint8Array | number): boolean;
   /** Optional: the multiplexer announces its payload limit so a byte-stream decoder can apply it. */
   setMaxFrameSize?(bytes: number): void;
   on(event: 'frame', listener: (frame: Buffer) => void): this;

@@ -175,8 +175,6 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
   readonly options: MultiplexerOptions;
   readonly role: Role;
   readonly #transport: FrameTransport;
-  /** Bytes the transport wants free in front of each frame (its own header goes there). */
-  readonly #headroom: number;
   readonly #streams = new Map<number, StreamState>();
   readonly #host: StreamHost;
   #nextStreamId = FIRST_CLIENT_STREAM_ID;
@@ -201,7 +199,6 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
     this.role = this.options.role;
     this.#transport = transport;
     transport.setMaxFrameSize?.(this.options.maxFrameSize);
-    this.#headroom = transport.headroom ?? 0;
     this.#host = {
       read: (s) => this.#onStreamRead(s),
       write: (s, chunk, cb) => this.#onStreamWrite(s, chunk, cb),
@@ -323,14 +320,11 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
 
   // ---- sending -------------------------------------------------------------------------------
 
-  /** Encodes one frame and hands it to the transport, in front of any headroom it asked for. */
+  /** Encodes one frame and hands it to the transport (which may encode it itself). */
   #send(type: FrameType, flags: number, streamId: number, payload?: Uint8Array | number): void {
     if (this.#closed) return;
     const transport = this.#transport;
-    const accepted =
-      this.#headroom > 0 && transport.sendWithHeadroom !== undefined
-        ? transport.sendWithHeadroom(encodeFrame(type, flags, streamId, payload, this.#headroom))
-        : transport.send(encodeFrame(type, flags, streamId, payload));
+    const accepted = transport.sendFrame !== undefined ? transport.sendFrame(type, flags, streamId, payload) : transport.send(encodeFrame(type, flags, streamId, payload));
     if (!accepted) this.#blocked = true;
     if (this.#transport.bufferedAmount > this.options.maxBufferedBytes) {
       // The peer keeps sending (pings, opens) but does not read what we queue for it.

@@ -1,7 +1,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import tls from 'node:tls';
 import forge from 'node-forge';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -9,7 +9,7 @@ import { ErrorCode } from '../common/errors.ts';
 import { CloseCode, FrameType, SUBPROTOCOL } from './constants.ts';
 import { Multiplexer } from './Multiplexer.ts';
 import { encodeFrame } from './codec.ts';
-import { WS_HEADROOM, WebSocketTransport, clientCiphers, wsClientOptions, zeroMask } from './WebSocketTransport.ts';
+import { WebSocketTransport, clientCiphers, writeWsHeader, wsClientOptions, wsHeaderSize, zeroMask } from './WebSocketTransport.ts';
 
 const servers: WebSocketServer[] = [];
 after(async () => {
@@ -65,15 +65,29 @@ void test('the zero mask client options carry frames intact', async () => {
   s.close();
 });
 
-void test('frames written straight to the socket are valid WebSocket messages at every header size, both ways', async () => {
+void test('WebSocket frame headers for every length encoding, client (masked, zero key) and server', () => {
+  const header = (length: number, masked: boolean): string => {
+    const b = Buffer.alloc(14, 0xee);
+    return b.subarray(0, writeWsHeader(b, length, masked)).toString('hex');
+  };
+  assert.equal(header(12, false), '820c');
+  assert.equal(header(12, true), '828c00000000');
+  assert.equal(header(200, false), '827e00c8');
+  assert.equal(header(200, true), '82fe00c800000000');
+  assert.equal(header(65_548, false), '827f000000000001000c');
+  assert.equal(header(65_548, true), '82ff000000000001000c00000000');
+  for (const n of [0, 125, 126, 65_535, 65_536]) for (const m of [false, true]) assert.equal(header(n, m).length / 2, wsHeaderSize(n, m));
+});
+
+void test('frames written straight to the socket arrive as WebSocket messages at every size, both ways, reused buffers intact', async () => {
   const { client, server } = await connect();
   const clientTransport = new WebSocketTransport(client);
   const serverTransport = new WebSocketTransport(server);
-  assert.equal(clientTransport.headroom, WS_HEADROOM, 'the client writes its own frames');
-  assert.equal(serverTransport.headroom, WS_HEADROOM, 'the server writes its own frames');
-  // Payloads whose frames need the 7-bit, the 16-bit and the 64-bit length (RFC 6455 §5.2).
-  const frames = [0, 100, 200, 65_536].map((n, i) => encodeFrame(FrameType.DATA, 0, 2 * i + 1, Buffer.alloc(n, i + 1)));
-  const withHeadroom = (f: Buffer): Buffer => Buffer.concat([Buffer.alloc(WS_HEADROOM, 0xee), f]);
+  // Frames whose WebSocket length is 7-bit, 16-bit and 64-bit; then many full-size frames, each
+  // with its own content, so a reusable buffer handed out again too early would corrupt one.
+  const payloads = [0, 100, 5_000, 65_536].map((n, i) => Buffer.alloc(n, i + 1));
+  for (let i = 0; i < 64; i++) payloads.push(randomBytes(65_536));
+  const expected = payloads.map((p, i) => encodeFrame(FrameType.DATA, 0, 2 * i + 1, p));
   for (const [from, to] of [
     [clientTransport, server],
     [serverTransport, client],
@@ -83,13 +97,14 @@ void test('frames written straight to the socket are valid WebSocket messages at
       to.on('message', (data: Buffer, isBinary: boolean) => {
         assert.equal(isBinary, true);
         received.push(data);
-        if (received.length === frames.length) resolve();
+        if (received.length === expected.length) resolve();
       });
     });
-    for (const f of frames) assert.equal(from.sendWithHeadroom(withHeadroom(f)), true);
-    await Promise.race([all, new Promise((_, reject) => setTimeout(() => reject(new Error('messages missing')), 5000))]);
+    payloads.forEach((p, i) => from.sendFrame(FrameType.DATA, 0, 2 * i + 1, p));
+    await Promise.race([all, new Promise((_, reject) => setTimeout(() => reject(new Error(`${received.length} of ${expected.length} messages`)), 10_000))]);
     to.removeAllListeners('message');
-    assert.deepEqual(received, frames);
+    assert.equal(received.length, expected.length);
+    received.forEach((r, i) => assert.ok(r.equals(expected[i] ?? Buffer.alloc(0)), `frame ${i} differs`));
   }
   client.close();
 });

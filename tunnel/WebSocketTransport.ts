@@ -8,8 +8,9 @@ import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import WebSocket from 'ws';
 import { ErrorCode, LatchError } from '../common/errors.ts';
-import { truncateUtf8 } from './codec.ts';
-import { CloseCode, HEADER_SIZE, MAX_CLOSE_REASON_BYTES } from './constants.ts';
+import { encodeFrame, encodeFrameInto, encodedSize, truncateUtf8 } from './codec.ts';
+import { CloseCode, HEADER_SIZE, MAX_CLOSE_REASON_BYTES, MAX_SEND_FRAME_SIZE } from './constants.ts';
+import type { FrameType } from './constants.ts';
 import { ABNORMAL_CLOSURE } from './FrameTransport.ts';
 import type { FrameTransport } from './FrameTransport.ts';
 
@@ -89,38 +90,45 @@ function latchErrorFromWs(err: Error): LatchError {
   return new LatchError(ErrorCode.CONNECTION_CLOSED, err.message, { cause: err });
 }
 
-/**
- * Room for the longest WebSocket frame header we write (RFC 6455 §5.2): 2 bytes, an 8-byte
- * extended length, a 4-byte masking key.
- */
-export const WS_HEADROOM = 14;
-
 const OPCODE_BINARY_FIN = 0x82;
 
-/**
- * Writes the header of one unfragmented binary WebSocket frame carrying `length` bytes so that it
- * ends exactly at WS_HEADROOM, where the payload starts; returns the offset it starts at. A
- * client frame carries the mask bit and a zero masking key (see zeroMask), so the payload is
- * sent as it is.
- */
-export function writeWsHeader(buffer: Buffer, length: number, masked: boolean): number {
-  const ext = length > 0xffff ? 8 : length > 125 ? 2 : 0;
-  const start = WS_HEADROOM - 2 - ext - (masked ? 4 : 0);
-  const maskBit = masked ? 0x80 : 0;
-  buffer[start] = OPCODE_BINARY_FIN;
-  if (ext === 8) {
-    buffer[start + 1] = maskBit | 127;
-    buffer.writeUInt32BE(Math.floor(length / 2 ** 32), start + 2);
-    buffer.writeUInt32BE(length >>> 0, start + 6);
-  } else if (ext === 2) {
-    buffer[start + 1] = maskBit | 126;
-    buffer.writeUInt16BE(length, start + 2);
-  } else {
-    buffer[start + 1] = maskBit | length;
-  }
-  if (masked) buffer.fill(0, WS_HEADROOM - 4, WS_HEADROOM);
-  return start;
+/** Size of the header of one binary WebSocket frame of `length` bytes (RFC 6455 §5.2). */
+export function wsHeaderSize(length: number, masked: boolean): number {
+  return 2 + (length > 0xffff ? 8 : length > 125 ? 2 : 0) + (masked ? 4 : 0);
 }
+
+/**
+ * Writes the header of one unfragmented binary WebSocket frame carrying `length` bytes at the
+ * start of `target`; returns its size (the payload follows). A client frame carries the mask bit
+ * and a zero masking key (see zeroMask), so the payload is sent as it is.
+ */
+export function writeWsHeader(target: Buffer, length: number, masked: boolean): number {
+  const maskBit = masked ? 0x80 : 0;
+  target[0] = OPCODE_BINARY_FIN;
+  let offset = 2;
+  if (length > 0xffff) {
+    target[1] = maskBit | 127;
+    target.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    target.writeUInt32BE(length >>> 0, 6);
+    offset = 10;
+  } else if (length > 125) {
+    target[1] = maskBit | 126;
+    target.writeUInt16BE(length, 2);
+    offset = 4;
+  } else {
+    target[1] = maskBit | length;
+  }
+  if (masked) {
+    target.writeUInt32BE(0, offset);
+    offset += 4;
+  }
+  return offset;
+}
+
+/** Frames of at least this many bytes are built in reusable buffers (smaller ones come from Node's pool). */
+const POOLED_FRAME_MIN = 4096;
+/** Reusable frame buffers kept per connection (64 KiB each). */
+const POOL_SIZE = 32;
 
 /** The connection under a ws WebSocket, when ws exposes it as it has since version 1. */
 interface RawConnection {
@@ -145,7 +153,18 @@ export class WebSocketTransport extends EventEmitter<WebSocketTransportEvents> i
    * reads, answers pings and closes; its own writes go to the same socket in order.
    */
   readonly #raw: RawConnection | undefined;
-  readonly headroom: number;
+  /**
+   * Full-size frame buffers come back here once the socket has written them (write callbacks run
+   * in write order, so #inFlight holds them in that order): a bulk transfer then allocates no
+   * new ArrayBuffer per frame, which is what drives V8's full collections (see gcTuning.ts).
+   */
+  readonly #pool: Buffer[] = [];
+  readonly #inFlight: Buffer[] = [];
+  readonly #poolCapacity: number;
+  readonly #recycle = (err?: Error | null): void => {
+    const buffer = this.#inFlight.shift();
+    if (buffer !== undefined && !err && this.#pool.length < POOL_SIZE) this.#pool.push(buffer);
+  };
   readonly #options: WebSocketTransportOptions;
   readonly #highWaterMark: number;
   #queued = 0;
@@ -159,7 +178,8 @@ export class WebSocketTransport extends EventEmitter<WebSocketTransportEvents> i
     this.#options = { ...defaultWebSocketTransportOptions(), ...options };
     ws.binaryType = 'nodebuffer';
     this.#raw = ws.readyState === WebSocket.OPEN ? rawConnection(ws) : undefined;
-    this.headroom = this.#raw === undefined ? 0 : WS_HEADROOM;
+    const largest = HEADER_SIZE + MAX_SEND_FRAME_SIZE;
+    this.#poolCapacity = wsHeaderSize(largest, this.#raw?.masked ?? false) + largest;
     // Never below the socket's own mark, so a false from us always has a socket 'drain' coming.
     this.#highWaterMark = Math.max(this.#options.highWaterMark, this.#raw?.socket.writableHighWaterMark ?? 0);
     this.#raw?.socket.on('drain', () => this.#maybeDrain());
@@ -189,12 +209,22 @@ export class WebSocketTransport extends EventEmitter<WebSocketTransportEvents> i
     return this.#queued + (this.#raw?.socket.writableLength ?? 0);
   }
 
-  sendWithHeadroom(buffer: Buffer): boolean {
+  sendFrame(type: FrameType, flags: number, streamId: number, payload?: Uint8Array | number): boolean {
     const raw = this.#raw;
-    if (raw === undefined) return this.send(buffer.subarray(WS_HEADROOM));
+    if (raw === undefined) return this.send(encodeFrame(type, flags, streamId, payload));
     if (this.#closed || this.#localClose || this.#ws.readyState !== WebSocket.OPEN || raw.socket.destroyed) return false;
-    const start = writeWsHeader(buffer, buffer.length - WS_HEADROOM, raw.masked);
-    raw.socket.write(start === 0 ? buffer : buffer.subarray(start));
+    const frameSize = encodedSize(type, payload);
+    const total = wsHeaderSize(frameSize, raw.masked) + frameSize;
+    if (total < POOLED_FRAME_MIN || total > this.#poolCapacity) {
+      const buffer = Buffer.allocUnsafe(total);
+      encodeFrameInto(buffer, writeWsHeader(buffer, frameSize, raw.masked), type, flags, streamId, payload);
+      raw.socket.write(buffer);
+    } else {
+      const buffer = this.#pool.pop() ?? Buffer.allocUnsafe(this.#poolCapacity);
+      encodeFrameInto(buffer, writeWsHeader(buffer, frameSize, raw.masked), type, flags, streamId, payload);
+      this.#inFlight.push(buffer);
+      raw.socket.write(total === buffer.length ? buffer : buffer.subarray(0, total), this.#recycle);
+    }
     return this.#belowHighWaterMark();
   }
 

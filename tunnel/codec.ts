@@ -33,20 +33,28 @@ export function payloadLength(header: FrameHeader): number {
 
 /**
  * One frame in one allocation: the header, then a copy of the payload. `payload` is either the
- * payload bytes or, for WINDOW_UPDATE and PING, the u32 value of the length field. With
- * `headroom`, the buffer starts with that many unwritten bytes and the frame follows them, so a
- * transport can put its own header there and write everything as one buffer.
+ * payload bytes or, for WINDOW_UPDATE and PING, the u32 value of the length field.
  */
-export function encodeFrame(type: FrameType, flags: number, streamId: number, payload: Uint8Array | number = EMPTY, headroom = 0): Buffer {
-  if (typeof payload === 'number') {
-    const frame = Buffer.allocUnsafe(headroom + HEADER_SIZE);
-    writeHeader(frame, type, flags, streamId, payload, headroom);
-    return frame;
-  }
-  const frame = Buffer.allocUnsafe(headroom + HEADER_SIZE + payload.length);
-  writeHeader(frame, type, flags, streamId, payload.length, headroom);
-  frame.set(payload, headroom + HEADER_SIZE);
+export function encodeFrame(type: FrameType, flags: number, streamId: number, payload: Uint8Array | number = EMPTY): Buffer {
+  const frame = Buffer.allocUnsafe(encodedSize(type, payload));
+  encodeFrameInto(frame, 0, type, flags, streamId, payload);
   return frame;
+}
+
+/** Bytes encodeFrame() needs for this frame. */
+export function encodedSize(type: FrameType, payload: Uint8Array | number = EMPTY): number {
+  return HEADER_SIZE + (typeof payload === 'number' || !hasPayload(type) ? 0 : payload.length);
+}
+
+/** Writes one frame into `target` at `offset` (room for encodedSize() bytes); returns its end. */
+export function encodeFrameInto(target: Buffer, offset: number, type: FrameType, flags: number, streamId: number, payload: Uint8Array | number = EMPTY): number {
+  if (typeof payload === 'number') {
+    writeHeader(target, type, flags, streamId, payload, offset);
+    return offset + HEADER_SIZE;
+  }
+  writeHeader(target, type, flags, streamId, payload.length, offset);
+  target.set(payload, offset + HEADER_SIZE);
+  return offset + HEADER_SIZE + payload.length;
 }
 
 export function writeHeader(target: Buffer, type: number, flags: number, streamId: number, length: number, offset = 0): void {
