@@ -233,11 +233,18 @@ resources:
   });
 
   void it('latch-proxy sessions lists live sessions; end and revoke reach a live tunnel within 1 s', async () => {
-    const a = await login('alice');
-    const b1 = await login('bob');
-    const b2 = await login('bob');
-    const tunnels = await Promise.all([a, b1, b2].map((s) => client.tunnel(s)));
-    for (const t of tunnels) t.keepAlive(300);
+    // Each session reports activity as soon as its tunnel is up: with a 3 s idle policy, three
+    // sign-ins in a row on a loaded machine could otherwise outlast the first one's deadline.
+    const tunnels: Awaited<ReturnType<typeof client.tunnel>>[] = [];
+    const sessions: Awaited<ReturnType<typeof login>>[] = [];
+    for (const user of ['alice', 'bob', 'bob']) {
+      const s = await login(user);
+      const t = await client.tunnel(s);
+      t.keepAlive(300);
+      sessions.push(s);
+      tunnels.push(t);
+    }
+    const [a, b1] = sessions as [typeof sessions[number], typeof sessions[number]];
 
     assert.equal(statSync(join(dir, 'admin.sock')).mode & 0o777, 0o600, 'the admin socket is private');
     const listed = await runCli(['sessions', '--json', '--config', configFile]);

@@ -246,7 +246,9 @@ export class Tunnel {
   /** Reports "input just now" every `everyMs` (what a client at the keyboard sends). */
   keepAlive(everyMs = 500): void {
     clearInterval(this.keepAliveTimer);
-    this.keepAliveTimer = setInterval(() => this.mux.sendControl({ type: 'activity', idleMs: 0, locked: false }), everyMs);
+    const report = (): void => void this.mux.sendControl({ type: 'activity', idleMs: 0, locked: false });
+    report();
+    this.keepAliveTimer = setInterval(report, everyMs);
   }
 
   stopKeepAlive(): void {
