@@ -50,7 +50,7 @@ export interface ClientEngineOptions {
   clock: Clock;
   /**
    * `activity` goes to the proxy at least this often while connected (more often under a short
-   * idle timeout: four reports per timeout), and at once when input resumes or the lock changes.
+   * idle timeout: eight reports per timeout), and at once when input resumes or the lock changes.
    */
   idleReportIntervalMs: number;
   /** How often the idle source is read. */
@@ -717,7 +717,7 @@ export class ClientEngine {
     if (this.#live === null || this.#closed) return;
     // Fixed rate: the next reading is due one interval after this one started, however slow the
     // OS helper is (a busy machine must not stretch the reports past a short idle timeout).
-    if (this.#idleTimer === null) this.#scheduleIdle(this.options.idleSampleIntervalMs);
+    if (this.#idleTimer === null) this.#scheduleIdle(this.#sampleInterval());
     if (this.#sampling) return;
     this.#sampling = true;
     let sample: IdleSample | null = null;
@@ -734,11 +734,22 @@ export class ClientEngine {
     if (sample !== null) this.#report({ idleMs: sample.idleMs, locked: sample.locked || this.#lockedByEvent });
   }
 
-  /** At least four reports per idle timeout (a 4 s policy gets one a second), at most one per sample. */
+  #idleTimeout(): number {
+    return this.#machine.snapshot().policy?.idleTimeoutMs ?? Infinity;
+  }
+
+  /** Eight readings per idle timeout under a short one (tests, strict policies), never more than four a second. */
+  #sampleInterval(): number {
+    return Math.max(250, Math.min(this.options.idleSampleIntervalMs, this.#idleTimeout() / 8));
+  }
+
+  /**
+   * Eight reports per idle timeout under a short one, at most one per reading: the proxy counts
+   * input at a granularity of about a second, so a 4 s policy reported every 500 ms keeps its
+   * deadline at least 2.5 s away while someone is at the machine.
+   */
   #reportInterval(): number {
-    const idleTimeout = this.#machine.snapshot().policy?.idleTimeoutMs;
-    const quarter = idleTimeout === undefined ? Infinity : idleTimeout / 4;
-    return Math.max(this.options.idleSampleIntervalMs, Math.min(this.options.idleReportIntervalMs, quarter));
+    return Math.max(this.#sampleInterval(), Math.min(this.options.idleReportIntervalMs, this.#idleTimeout() / 8));
   }
 
   #report(sample: IdleSample): void {
@@ -746,9 +757,12 @@ export class ClientEngine {
     if (tunnel === null) return;
     const now = this.#clock.monotonicNow();
     const last = this.#lastReport;
-    const due = last === null || now - last.at >= this.#reportInterval();
+    const sampleInterval = this.#sampleInterval();
+    // Readings come one interval apart, give or take the timer: half an interval of slack keeps
+    // a report due every Nth reading instead of slipping to the next one.
+    const due = last === null || now - last.at + sampleInterval / 2 >= this.#reportInterval();
     // Input since the last report, while the proxy believes we are away: tell it at once.
-    const inputResumed = last !== null && last.idleMs >= this.options.idleSampleIntervalMs && sample.idleMs + 500 < last.idleMs + (now - last.at);
+    const inputResumed = last !== null && last.idleMs >= sampleInterval && sample.idleMs + sampleInterval / 2 < last.idleMs + (now - last.at);
     const lockChanged = last !== null && last.locked !== sample.locked;
     if (!due && !inputResumed && !lockChanged) return;
     tunnel.send({ type: 'activity', idleMs: Math.max(0, Math.round(sample.idleMs)), locked: sample.locked });
