@@ -447,7 +447,8 @@ void test('a short idle timeout gets eight reports per timeout', async () => {
   const s = await setup();
   await s.engine.start();
   await s.tick(0);
-  s.tunnel().server({ ...state(4_000), policy: { ...policy, idleTimeoutMs: 4_000, warnBeforeMs: 1_000 } });
+  // (The stand-in proxy sends no fresh state, so the deadline it names must outlast the test.)
+  s.tunnel().server({ ...state(60_000), policy: { ...policy, idleTimeoutMs: 4_000, warnBeforeMs: 1_000 } });
   await flush();
   // The reading already armed keeps the old 1 s pace; from then on the short policy's applies.
   await s.tick(1_000);
