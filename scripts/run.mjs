@@ -32,7 +32,7 @@ const BASE_PACKAGES = {
 };
 const PACKAGES = {
   start: { ...BASE_PACKAGES },
-  test: { ...BASE_PACKAGES, 'redis-server': 'redis-server', 'redis-cli': 'redis-tools', 'redis-benchmark': 'redis-tools', chromium: 'chromium' },
+  test: { ...BASE_PACKAGES, 'redis-server': 'redis-server', 'redis-cli': 'redis-tools', 'redis-benchmark': 'redis-tools', chromium: 'chromium', faketime: 'faketime', 'dbus-monitor': 'dbus' },
   bench: { ...BASE_PACKAGES, sshd: 'openssh-server', ssh: 'openssh-client', 'ssh-keygen': 'openssh-client' },
 };
 
