@@ -47,7 +47,8 @@ const IDLE_EARLY_MS = 1_000;
 const CLIENT_REPORT_MS = 3_000;
 /** A client ending on its own (proxy unreachable): its 1 s tick, the keychain wipe, the line printed. */
 const LOCAL_END_MS = 3_000;
-const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
+/** Debian's libfaketime (package faketime), under the machine's multiarch directory. */
+const LIBFAKETIME = ['x86_64-linux-gnu', 'aarch64-linux-gnu', '.'].map((arch) => join('/usr/lib', arch, 'faketime', 'libfaketime.so.1')).find((p) => existsSync(p)) ?? '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 function owned<T>(value: T, cleanup: (v: T) => Promise<void> | void): T {
