@@ -72,6 +72,11 @@ export interface ClientEngineOptions {
   tunnel: Partial<Pick<TunnelClientOptions, 'connectTimeoutMs' | 'multiplexer'>>;
   /** Opens the session's tunnel; TunnelClient.connect unless a test stands in for the proxy. */
   openTunnel: (init: TunnelClientInit) => Promise<EngineTunnel>;
+  /**
+   * Whether the end notification offers "Sign in again" (action id `sign-in`). Only a host that
+   * stays running to open its sign-in screen should offer it; the terminal client exits.
+   */
+  offerSignInAgain: boolean;
 }
 
 /** The part of TunnelClient the engine uses. */
@@ -100,6 +105,7 @@ export function defaultClientEngineOptions(): Omit<ClientEngineOptions, 'store' 
     wiper: {},
     tunnel: {},
     openTunnel: (init) => TunnelClient.connect(init),
+    offerSignInAgain: false,
   };
 }
 
@@ -810,7 +816,8 @@ export class ClientEngine {
     if (notifier === null || this.#closed) return;
     try {
       const body = ended.wiped ? 'Sign in again to continue. The session\u2019s credentials were removed from this device.' : 'Sign in again to continue.';
-      const handle = await notifier.show({ id: NOTIFICATION_ID, title: ended.message, body, actions: [], urgency: 'normal' });
+      const actions = this.options.offerSignInAgain ? [{ id: 'sign-in', label: 'Sign in again' }] : [];
+      const handle = await notifier.show({ id: NOTIFICATION_ID, title: ended.message, body, actions, urgency: 'normal' });
       this.#notice = handle;
       this.#noticeKind = 'ended';
     } catch {

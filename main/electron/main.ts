@@ -123,7 +123,7 @@ async function run(): Promise<void> {
   // Same keychain service and profile folder as the terminal client: one sign-in per device.
   const service = process.env['LATCH_KEYCHAIN_SERVICE'];
   const store = new KeyringCredentialStore(service === undefined || service === '' ? {} : { service });
-  const engine = new ClientEngine({ store, profiles: new ProfileStore(configDir()), idle, notifier });
+  const engine = new ClientEngine({ store, profiles: new ProfileStore(configDir()), idle, notifier, offerSignInAgain: true });
 
   const send = <E extends EventChannel>(event: E, payload: EventContract[E]): void => {
     if (win && !win.isDestroyed()) win.webContents.send(event, payload);
