@@ -92,8 +92,6 @@ interface StreamState {
   relayHooks: RelayHooks | undefined;
   /** The relayed socket is paused until its pending chunk has been sent. */
   relayPaused: boolean;
-  /** The relayed socket ended while a chunk was still waiting for credit: FIN after it. */
-  relayEndPending: boolean;
   grantAfterWrite: (() => void) | undefined;
 }
 
@@ -355,6 +353,7 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
       st.chunkCallback = undefined;
       cb();
     }
+    this.#maybeSendFin(st);
   }
 
   #onDrain(): void {
@@ -424,7 +423,6 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
       sink: undefined,
       relayHooks: undefined,
       relayPaused: false,
-      relayEndPending: false,
       grantAfterWrite: undefined,
     };
     this.#committed += INITIAL_WINDOW;
@@ -465,10 +463,6 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
         st.relayPaused = false;
         socket.resume();
       }
-      if (st.relayEndPending) {
-        st.relayEndPending = false;
-        if (!stream.destroyed && !stream.writableEnded) stream.end();
-      }
     };
     socket.on('data', (chunk: Buffer) => {
       if (this.#state(stream) !== st || chunk.length === 0) return;
@@ -485,11 +479,14 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
         socket.pause();
       }
     });
-    socket.on('end', () => {
-      if (this.#state(stream) !== st) return;
-      if (st.chunk !== undefined) st.relayEndPending = true;
-      else if (!stream.destroyed && !stream.writableEnded) stream.end();
-    });
+    // The FIN follows a chunk still waiting for credit (#maybeSendFin); writableEnded is true
+    // at once, so the socket's owner sees a clean half-close.
+    const endStream = (): void => {
+      if (!stream.destroyed && !stream.writableEnded) stream.end();
+    };
+    // A socket whose peer finished before the relay started has already emitted 'end'.
+    if (socket.readableEnded) endStream();
+    else socket.on('end', endStream);
     this.#grant(st, false, 0);
   }
 
@@ -536,10 +533,15 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
       cb();
       return;
     }
-    if (st.phase === 'pending') {
-      st.finalCallback = cb;
-      return;
-    }
+    // FIN waits for accept() (server side) and, when relaying, for the socket's last chunk.
+    st.finalCallback = cb;
+    this.#maybeSendFin(st);
+  }
+
+  #maybeSendFin(st: StreamState): void {
+    const cb = st.finalCallback;
+    if (cb === undefined || st.phase === 'pending' || st.chunk !== undefined || !this.#canSend(st)) return;
+    st.finalCallback = undefined;
     this.#sendFin(st);
     cb();
   }
@@ -565,12 +567,6 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
     st.phase = 'open';
     this.#grant(st, true, Flag.ACK);
     this.#flush(st);
-    if (st.finalCallback) {
-      const cb = st.finalCallback;
-      st.finalCallback = undefined;
-      this.#sendFin(st);
-      cb();
-    }
   }
 
   #resetStream(stream: MuxStream, code: ResetCode): void {
@@ -589,11 +585,13 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
     this.#streams.delete(st.stream.id);
     this.#waitingForTransport.delete(st);
     this.#committed -= st.recvTarget;
-    const cb = st.chunkCallback ?? st.finalCallback;
+    const chunkCallback = st.chunkCallback;
+    const finalCallback = st.finalCallback;
     st.chunk = undefined;
     st.chunkCallback = undefined;
     st.finalCallback = undefined;
-    if (cb) cb(err);
+    chunkCallback?.(err);
+    finalCallback?.(err);
   }
 
   #resetError(code: number, by: 'local' | 'peer'): LatchError {

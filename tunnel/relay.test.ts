@@ -229,3 +229,22 @@ void test('an application reset resets the stream at the far end and drops the t
   assert.equal(await Promise.race([targetGone, sleep(5_000).then(() => 'still open')]), 'gone');
   assert.equal(serverStreams[0]?.resetCode, ResetCode.CANCEL);
 });
+
+void test('the target ends first, then the application uploads and ends: every byte arrives before the FIN', async () => {
+  let onDone: (n: string) => void = () => {};
+  const done = new Promise<string>((resolve) => (onDone = resolve));
+  const port = await serve((s) => {
+    // Half-close at once (like a server that has nothing to say), then read to the end.
+    s.end();
+    const hash = createHash('sha256');
+    s.on('data', (c: Buffer) => hash.update(c));
+    s.on('end', () => onDone(hash.digest('hex')));
+    s.on('close', () => onDone('closed without FIN'));
+  });
+  const { listener } = await tunnel(port);
+  const s = await connectTo(listener);
+  await readAll(s); // the target's FIN has reached the application
+  const data = randomBytes(4 * 1024 * 1024);
+  s.end(data);
+  assert.equal(await Promise.race([done, sleep(20_000).then(() => 'timeout')]), sha(data));
+});
