@@ -6,6 +6,7 @@
 // `latch-proxy audit verify`. Deadline checks allow 1 s (plus the time a process needs to
 // print what it saw). Each case has its own proxy data directory and client config directory.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,8 +87,14 @@ async function desktop(): Promise<PrivateDesktop> {
   return owned(await startPrivateDesktop(), (d) => d.stop());
 }
 
+/**
+ * A client on a private desktop (its own keyring, service `latch`), or on the run's shared
+ * keyring under a keychain service of its own: secret-tool then searches a handful of items, not
+ * every item other suites left, and never competes long with the wipe it is timing.
+ */
 function client(env?: NodeJS.ProcessEnv): LatchClient {
-  return owned(latchClient(env === undefined ? {} : { env }), (c) => c.remove());
+  const options = env === undefined ? { keychainService: `latch-e2e-${randomBytes(4).toString('hex')}` } : { env };
+  return owned(latchClient(options), (c) => c.remove());
 }
 
 /** `latch login --json` → { sessionId, expiresInMs, at: when it returned }. */
@@ -138,8 +145,8 @@ async function ended(child: Child, timeoutMs: number): Promise<{ at: number; eve
 }
 
 /** Epoch ms when secret-tool first finds no item of the session (polled from now on). */
-async function wipedAt(sessionId: string, timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  return eventually(async () => ((await sessionItems(sessionId, 'latch', env)).length === 0 ? Date.now() : undefined), timeoutMs, `the wipe of ${sessionId}`);
+async function wipedAt(c: LatchClient, sessionId: string, timeoutMs: number): Promise<number> {
+  return eventually(async () => ((await sessionItems(sessionId, c.service, c.env)).length === 0 ? Date.now() : undefined), timeoutMs, `the wipe of ${sessionId}`);
 }
 
 /** Polls until `probe` is truthy (bounded). */
@@ -336,7 +343,7 @@ void describe('issue 3 bar: session timeouts end to end on real parts', { timeou
     const endCmd = await proxy.cli(['end', idA]);
     const endDone = Date.now();
     assert.equal(endCmd.code, 0, endCmd.stderr);
-    const goneA = await wipedAt(idA, 10_000);
+    const goneA = await wipedAt(a, idA, 10_000);
     const endA = await ended(ca, 10_000);
     assert.equal(endA.event['reason'], 'revoked');
     assert.equal(endA.event['wiped'], true);
@@ -347,7 +354,7 @@ void describe('issue 3 bar: session timeouts end to end on real parts', { timeou
     const revokeCmd = await proxy.cli(['revoke', 'bob']);
     const revokeDone = Date.now();
     assert.equal(revokeCmd.code, 0, revokeCmd.stderr);
-    const gone = await Promise.all([idB1, idB2].map((id) => wipedAt(id, 10_000)));
+    const gone = await Promise.all([wipedAt(b1, idB1, 10_000), wipedAt(b2, idB2, 10_000)]);
     for (const child of [cb1, cb2]) {
       const e = await ended(child, 10_000);
       assert.equal(e.event['reason'], 'revoked');
@@ -402,13 +409,13 @@ void describe('issue 3 bar: session timeouts end to end on real parts', { timeou
     assert.equal(endedAudit.reason, 'idle');
 
     // k1's client learns it at the next contact, and wipes.
-    assert.equal((await sessionItems(s1.sessionId)).length, 3, 'k1 still holds its items until it reconnects');
+    assert.equal((await sessionItems(s1.sessionId, k1.service)).length, 3, 'k1 still holds its items until it reconnects');
     const again = k1.spawn(['connect', 'prod', '--json', '--idle', 'none']);
     const e1 = await ended(again, 20_000);
     assert.equal(e1.event['reason'], 'idle', JSON.stringify(e1.event));
     assert.equal(e1.event['wiped'], true);
     assert.equal((await again.wait(10_000)).code, 10);
-    assert.deepEqual(await sessionItems(s1.sessionId), []);
+    assert.deepEqual(await sessionItems(s1.sessionId, k1.service), []);
     t.diagnostic(`k1 end learned at reconnect: ${JSON.stringify(e1.event)}`);
 
     // k2 reconnects on its own and its tunnel carries Redis again.
@@ -445,7 +452,7 @@ void describe('issue 3 bar: session timeouts end to end on real parts', { timeou
       // The bar asks for the end, not a figure: a local end waits for the next tick and the wipe.
       assertNear(end.at, localDeadline, 'local end', 300, LOCAL_END_MS);
       assert.equal((await child.wait(10_000)).code, 10);
-      assert.deepEqual(await sessionItems(sessionId), []);
+      assert.deepEqual(await sessionItems(sessionId, c.service), []);
       t.diagnostic(`ended on its own ${end.at - localDeadline} ms after its idle deadline`);
     } finally {
       proxy.child.signal('SIGCONT');
@@ -470,7 +477,7 @@ void describe('issue 3 bar: session timeouts end to end on real parts', { timeou
     assert.equal(end.event['local'], true);
     assert.equal(end.event['wiped'], true);
     assert.ok(end.at - resumed <= LOCAL_END_MS, `ended ${end.at - resumed} ms after SIGCONT`);
-    assert.deepEqual(await sessionItems(sessionId), []);
+    assert.deepEqual(await sessionItems(sessionId, c.service), []);
   });
 
   void test('7c: frozen with the wall clock moved forward (as after a suspend; libfaketime): ends at once on SIGCONT', async (t: TestContext) => {
@@ -509,7 +516,7 @@ void describe('issue 3 bar: session timeouts end to end on real parts', { timeou
     assert.ok(['idle', 'absolute'].includes(String(end.event['reason'])), JSON.stringify(end.event));
     // 1 s tolerance, plus libfaketime's 1 s re-read of the offset file.
     assert.ok(end.at - resumed <= LOCAL_END_MS + 1_000, `ended ${end.at - resumed} ms after SIGCONT`);
-    assert.deepEqual(await sessionItems(sessionId), []);
+    assert.deepEqual(await sessionItems(sessionId, c.service), []);
     t.diagnostic(`ended ${end.at - resumed} ms after SIGCONT (monotonic +1.5 s, wall +121.5 s), ${realDeadline - end.at} ms before the real idle deadline: ${JSON.stringify(end.event)}`);
   });
 
@@ -573,7 +580,7 @@ void describe('issue 3 bar: session timeouts end to end on real parts', { timeou
     assert.equal(end.event['reason'], 'absolute', JSON.stringify(end.event));
     assertNear(end.at, absolute, 'latch connect reported the end (after its wipe)', 300, CLIENT_REPORT_MS);
     assert.equal((await child.wait(10_000)).code, 11);
-    assert.deepEqual(await sessionItems(sessionId), []);
+    assert.deepEqual(await sessionItems(sessionId, c.service), []);
     await db.closed;
     assertNear(db.closedAt ?? 0, absolute, 'the proxy closed the Redis connection at maxDuration');
     t.diagnostic(`ended ${end.at - absolute} ms after maxDuration with idle reported as 0 all along (idleTimeout 4 s)`);
@@ -583,7 +590,7 @@ void describe('issue 3 bar: session timeouts end to end on real parts', { timeou
     const proxy = await proxyWith({ default: { idleTimeout: '20s', warnBefore: '5s', maxDuration: '30s' } });
     const c = client();
     const first = await login(c, proxy);
-    const old = await sessionSecrets(first.sessionId);
+    const old = await sessionSecrets(first.sessionId, c.service);
     // A client that reports input all along: only the absolute deadline matters here.
     const { child, ports } = await connect(c, ['redis'], 'x11', { PATH: `${zeroIdlePath()}:${process.env['PATH'] ?? ''}` });
     const db = await RespClient.connect(port(ports, 'redis'));

@@ -14,6 +14,8 @@ export type LatchEvent = Record<string, unknown> & { event: string };
 export interface LatchClient {
   /** LATCH_CONFIG_DIR of this client: its profile and nothing secret. */
   configDir: string;
+  /** The keychain service its items are stored under (`latch` unless keychainService). */
+  service: string;
   env: NodeJS.ProcessEnv;
   /** `latch ARGS` to completion, `input` on stdin. */
   run(args: readonly string[], input?: string, timeoutMs?: number): Promise<RunResult>;
@@ -36,6 +38,7 @@ export function latchClient(options: { keychainService?: string; env?: NodeJS.Pr
     runChild(`latch ${args[0] ?? ''}`, process.execPath, [LATCH_BIN, ...args], { cwd: ROOT, env, timeoutMs, input: input ?? '' });
   return {
     configDir,
+    service: options.keychainService ?? 'latch',
     env,
     run,
     spawn: (args, extraEnv) => spawnChild(`latch ${args.join(' ')}`, process.execPath, [LATCH_BIN, ...args], { cwd: ROOT, env: { ...env, ...extraEnv } }),
