@@ -127,8 +127,14 @@ export function writeWsHeader(target: Buffer, length: number, masked: boolean): 
 
 /** Frames of at least this many bytes are built in reusable buffers (smaller ones come from Node's pool). */
 const POOLED_FRAME_MIN = 4096;
-/** Reusable frame buffers kept per connection (64 KiB each). */
-const POOL_SIZE = 32;
+/** Room for the largest frame any sender writes, with the longest WebSocket header. */
+const POOLED_BUFFER_SIZE = wsHeaderSize(HEADER_SIZE + MAX_SEND_FRAME_SIZE, true) + HEADER_SIZE + MAX_SEND_FRAME_SIZE;
+/**
+ * Reusable frame buffers, shared by every connection of the process and capped (4 MiB), so a
+ * proxy with many sessions keeps no more than this however many moved bulk data.
+ */
+const POOL_MAX = 64;
+const framePool: Buffer[] = [];
 
 /** The connection under a ws WebSocket, when ws exposes it as it has since version 1. */
 interface RawConnection {
@@ -154,16 +160,15 @@ export class WebSocketTransport extends EventEmitter<WebSocketTransportEvents> i
    */
   readonly #raw: RawConnection | undefined;
   /**
-   * Full-size frame buffers come back here once the socket has written them (write callbacks run
-   * in write order, so #inFlight holds them in that order): a bulk transfer then allocates no
-   * new ArrayBuffer per frame, which is what drives V8's full collections (see gcTuning.ts).
+   * Large frames are built in buffers from framePool that go back once the socket has written
+   * them (write callbacks run in write order, so #inFlight holds them in that order): a bulk
+   * transfer then allocates no new ArrayBuffer per frame, which is what drives V8's full
+   * collections (see gcTuning.ts).
    */
-  readonly #pool: Buffer[] = [];
   readonly #inFlight: Buffer[] = [];
-  readonly #poolCapacity: number;
   readonly #recycle = (err?: Error | null): void => {
     const buffer = this.#inFlight.shift();
-    if (buffer !== undefined && !err && this.#pool.length < POOL_SIZE) this.#pool.push(buffer);
+    if (buffer !== undefined && !err && framePool.length < POOL_MAX) framePool.push(buffer);
   };
   readonly #options: WebSocketTransportOptions;
   readonly #highWaterMark: number;
@@ -178,8 +183,6 @@ export class WebSocketTransport extends EventEmitter<WebSocketTransportEvents> i
     this.#options = { ...defaultWebSocketTransportOptions(), ...options };
     ws.binaryType = 'nodebuffer';
     this.#raw = ws.readyState === WebSocket.OPEN ? rawConnection(ws) : undefined;
-    const largest = HEADER_SIZE + MAX_SEND_FRAME_SIZE;
-    this.#poolCapacity = wsHeaderSize(largest, this.#raw?.masked ?? false) + largest;
     // Never below the socket's own mark, so a false from us always has a socket 'drain' coming.
     this.#highWaterMark = Math.max(this.#options.highWaterMark, this.#raw?.socket.writableHighWaterMark ?? 0);
     this.#raw?.socket.on('drain', () => this.#maybeDrain());
@@ -212,15 +215,15 @@ export class WebSocketTransport extends EventEmitter<WebSocketTransportEvents> i
   sendFrame(type: FrameType, flags: number, streamId: number, payload?: Uint8Array | number): boolean {
     const raw = this.#raw;
     if (raw === undefined) return this.send(encodeFrame(type, flags, streamId, payload));
-    if (this.#closed || this.#localClose || this.#ws.readyState !== WebSocket.OPEN || raw.socket.destroyed) return false;
+    if (this.#closed || this.#localClose || this.#ws.readyState !== WebSocket.OPEN || raw.socket.destroyed || raw.socket.writableEnded) return false;
     const frameSize = encodedSize(type, payload);
     const total = wsHeaderSize(frameSize, raw.masked) + frameSize;
-    if (total < POOLED_FRAME_MIN || total > this.#poolCapacity) {
+    if (total < POOLED_FRAME_MIN || total > POOLED_BUFFER_SIZE) {
       const buffer = Buffer.allocUnsafe(total);
       encodeFrameInto(buffer, writeWsHeader(buffer, frameSize, raw.masked), type, flags, streamId, payload);
       raw.socket.write(buffer);
     } else {
-      const buffer = this.#pool.pop() ?? Buffer.allocUnsafe(this.#poolCapacity);
+      const buffer = framePool.pop() ?? Buffer.allocUnsafe(POOLED_BUFFER_SIZE);
       encodeFrameInto(buffer, writeWsHeader(buffer, frameSize, raw.masked), type, flags, streamId, payload);
       this.#inFlight.push(buffer);
       raw.socket.write(total === buffer.length ? buffer : buffer.subarray(0, total), this.#recycle);
