@@ -57,6 +57,8 @@ export const ErrorCode = {
   RENEWAL_LIMIT: 'LATCH_ERR_RENEWAL_LIMIT',
   // Sign-in (proxy/): too many failed password attempts for one user from one address
   RATE_LIMITED: 'LATCH_ERR_RATE_LIMITED',
+  // Managed configuration (main/electron/policy): a change to a value the administrator locked
+  POLICY_LOCKED: 'LATCH_ERR_POLICY_LOCKED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -87,7 +87,7 @@ export interface InvokeContract {
   'settings:get': { request: void; response: SettingsView };
   /**
    * Changes some settings. Rejects BAD_REQUEST for a lead time outside the bounds in effect,
-   * CONFIG for a setting locked by managed configuration.
+   * POLICY_LOCKED for a setting locked by managed configuration.
    */
   'settings:set': { request: Partial<DesktopSettings>; response: SettingsView };
 }

@@ -58,6 +58,6 @@ test('managed settings win and cannot be changed; a damaged file means defaults'
   assert.deepEqual(view.locked, ['startAtLogin']);
   assert.equal(view.settings.startAtLogin, true);
   assert.deepEqual(applied, [true]);
-  await assert.rejects(store.set({ startAtLogin: false }), (e: unknown) => isLatchError(e, ErrorCode.CONFIG));
+  await assert.rejects(store.set({ startAtLogin: false }), (e: unknown) => isLatchError(e, ErrorCode.POLICY_LOCKED));
   rmSync(d, { recursive: true, force: true });
 });

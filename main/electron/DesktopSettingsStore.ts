@@ -12,6 +12,8 @@ export interface DesktopSettingsStoreOptions {
   managed: Partial<DesktopSettings>;
   /** Applies "start at login" to the OS (Electron: app.setLoginItemSettings). */
   applyStartAtLogin: (enabled: boolean) => void;
+  /** The administrator's bounds on the warning lead time (policy/), narrowing the session's. */
+  managedLeadBounds?: { minMs?: number; maxMs?: number };
 }
 
 export const SETTINGS_FILE = 'settings.json';
@@ -29,6 +31,18 @@ function parseStored(text: string): Partial<DesktopSettings> {
   if (typeof r['warningLeadMs'] === 'number' && Number.isFinite(r['warningLeadMs']) && r['warningLeadMs'] >= 0) out.warningLeadMs = r['warningLeadMs'];
   if (typeof r['startAtLogin'] === 'boolean') out.startAtLogin = r['startAtLogin'];
   return out;
+}
+
+/**
+ * The session's bounds narrowed by the administrator's. Where the two do not overlap the
+ * session's policy wins (the proxy enforces it anyway): the result is clamped into it.
+ */
+function narrowBounds(session: { minMs: number; maxMs: number }, managed: { minMs?: number; maxMs?: number } | undefined): { minMs: number; maxMs: number } {
+  if (!managed) return session;
+  const clamp = (v: number): number => Math.min(session.maxMs, Math.max(session.minMs, v));
+  const minMs = clamp(Math.max(session.minMs, managed.minMs ?? session.minMs));
+  const maxMs = clamp(Math.min(session.maxMs, managed.maxMs ?? session.maxMs));
+  return { minMs, maxMs: Math.max(minMs, maxMs) };
 }
 
 /**
@@ -68,18 +82,18 @@ export class DesktopSettingsStore {
   }
 
   view(): SettingsView {
-    const bounds = warningLeadBounds(this.#policy);
+    const bounds = narrowBounds(warningLeadBounds(this.#policy), this.#options.managedLeadBounds);
     const merged: DesktopSettings = { ...DEFAULT_SETTINGS, ...this.#stored, ...this.#options.managed };
     const warningLeadMs = Math.min(bounds.maxMs, Math.max(bounds.minMs, merged.warningLeadMs));
     const locked = (Object.keys(this.#options.managed) as Array<keyof DesktopSettings>).filter((k) => this.#options.managed[k] !== undefined).sort();
     return { settings: { warningLeadMs, startAtLogin: merged.startAtLogin }, warningLeadBounds: bounds, locked };
   }
 
-  /** Changes settings: CONFIG for a locked one, BAD_REQUEST for a lead time outside the bounds. */
+  /** Changes settings: POLICY_LOCKED for a locked one, BAD_REQUEST for a lead time outside the bounds. */
   async set(patch: Partial<DesktopSettings>): Promise<SettingsView> {
     const view = this.view();
     for (const key of Object.keys(patch) as Array<keyof DesktopSettings>) {
-      if (patch[key] !== undefined && view.locked.includes(key)) throw new LatchError(ErrorCode.CONFIG, `${key} is set by your administrator`);
+      if (patch[key] !== undefined && view.locked.includes(key)) throw new LatchError(ErrorCode.POLICY_LOCKED, `${key} is set by your administrator`);
     }
     if (patch.warningLeadMs !== undefined) {
       const { minMs, maxMs } = view.warningLeadBounds;

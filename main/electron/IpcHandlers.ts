@@ -21,6 +21,8 @@ export interface IpcHandlerDeps {
   settings: Pick<DesktopSettingsStore, 'view' | 'set'>;
   /** Electron: clipboard.writeText. */
   writeClipboard: (text: string) => Promise<void>;
+  /** Managed configuration: throws POLICY_LOCKED for a sign-in the administrator does not allow. */
+  checkSignIn?: (request: SignInRequest) => void;
 }
 
 export type IpcHandlers = { [C in InvokeChannel]: (request: RequestOf<C>) => Promise<ResponseOf<C>> };
@@ -40,6 +42,7 @@ export function createIpcHandlers(deps: IpcHandlerDeps): IpcHandlers {
   return {
     'session:snapshot': () => Promise.resolve(engine.snapshot()),
     'session:signIn': async (request) => {
+      deps.checkSignIn?.(request);
       await engine.signIn(request);
       return engine.snapshot();
     },

@@ -2,13 +2,12 @@
 // ipcMain, clipboard, BrowserWindow) wired to the one client engine of main/core. Everything with
 // logic lives in the small modules next to this file and is unit-tested there; this file only
 // connects them. Built into dist/electron/main.mjs by main/electron/build.ts.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { app, BrowserWindow, clipboard, ipcMain, Menu, Notification, powerMonitor, session, Tray } from 'electron';
 import type { IpcMainInvokeEvent } from 'electron';
 import type { EngineSnapshot } from '../../common/engineState.ts';
-import type { EventChannel, EventContract, DesktopSettings } from '../../common/ipc.ts';
+import type { EventChannel, EventContract } from '../../common/ipc.ts';
 import { ClientEngine } from '../core/ClientEngine.ts';
 import { KeyringCredentialStore } from '../core/KeyringCredentialStore.ts';
 import { configDir, ProfileStore } from '../core/Profile.ts';
@@ -25,6 +24,8 @@ import { TrayController } from './TrayController.ts';
 import type { TrayMenuItem, TrayState } from './TrayController.ts';
 import { findEnrollmentLink, isEnrollmentLink, PROTOCOL_SCHEME } from './deepLink.ts';
 import { hardenContents, hardenSession } from './windowSecurity.ts';
+import { checkSignInAllowed, managedLeadBounds, managedSettings } from './policy/enforcePolicy.ts';
+import { readManagedPolicy } from './policy/readManagedPolicy.ts';
 
 const HERE = import.meta.dirname;
 const RENDERER_INDEX = join(HERE, '..', 'renderer', 'index.html');
@@ -35,25 +36,6 @@ const APP_URL = pathToFileURL(RENDERER_INDEX).href;
 const PARTITION = 'latch-window';
 /** Argument the login item passes, so a start at login stays in the tray. */
 const STARTED_AT_LOGIN = '--started-at-login';
-
-/** Settings an administrator fixed, from the platform's managed-settings file (if any). */
-function readManagedSettings(): Partial<DesktopSettings> {
-  const file =
-    process.platform === 'win32'
-      ? join(process.env['ProgramData'] ?? 'C:\\ProgramData', 'Latch', 'managed-settings.json')
-      : process.platform === 'darwin'
-        ? '/Library/Application Support/Latch/managed-settings.json'
-        : '/etc/latch/managed-settings.json';
-  try {
-    const raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    const managed: Partial<DesktopSettings> = {};
-    if (typeof raw['warningLeadMs'] === 'number') managed.warningLeadMs = raw['warningLeadMs'];
-    if (typeof raw['startAtLogin'] === 'boolean') managed.startAtLogin = raw['startAtLogin'];
-    return managed;
-  } catch {
-    return {};
-  }
-}
 
 interface E2eProbe {
   tray: { icon: string; tooltip: string; menu: TrayMenuItem[] };
@@ -92,9 +74,13 @@ async function run(): Promise<void> {
   const windowSession = session.fromPartition(PARTITION);
   hardenSession(windowSession, log);
 
+  // Managed configuration (docs/IT.md): what is broken is logged key by key, the rest applies.
+  const { policy, problems } = await readManagedPolicy();
+  for (const problem of problems) log(`managed policy ${problem.source}${problem.key === undefined ? '' : ` ${problem.key}`}: ${problem.message}`);
   const settings = new DesktopSettingsStore({
     dir: app.getPath('userData'),
-    managed: readManagedSettings(),
+    managed: managedSettings(policy),
+    managedLeadBounds: managedLeadBounds(policy),
     applyStartAtLogin: (enabled) => app.setLoginItemSettings({ openAtLogin: enabled, args: [STARTED_AT_LOGIN] }),
   });
   await settings.load();
@@ -203,7 +189,7 @@ async function run(): Promise<void> {
     else showWindow();
   });
 
-  const handlers = createIpcHandlers({ engine, settings, writeClipboard: (text) => clipboard.writeText(text) });
+  const handlers = createIpcHandlers({ engine, settings, writeClipboard: (text) => clipboard.writeText(text), checkSignIn: (request) => checkSignInAllowed(policy, request) });
   registerIpc({
     ipcMain,
     handlers,
