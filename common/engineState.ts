@@ -42,6 +42,8 @@ export interface EndedView {
   local: boolean;
   /** False only while the keychain wipe is still being retried. */
   wiped: boolean;
+  /** The named refusal behind an end learned from the proxy's answer (e.g. LATCH_ERR_CERT_UNKNOWN). */
+  error?: SerializedError;
 }
 
 export interface EngineSnapshot {

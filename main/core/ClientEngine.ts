@@ -195,6 +195,8 @@ export class ClientEngine {
   readonly #owned = new Map<string, OwnedListener>();
   #resources: ResourceInfo[] = [];
   #ended: EndedView | null = null;
+  /** The proxy's named refusal that ended the session, kept for the ended view. */
+  #refusal: SerializedError | null = null;
   #lastError: SerializedError | null = null;
   #signingIn = false;
   #closed = false;
@@ -643,6 +645,7 @@ export class ClientEngine {
 
   /** The proxy refused the session's credentials: end with the reason it gave (fail closed). */
   #endFromRefusal(err: unknown): void {
+    if (isLatchError(err)) this.#refusal = { code: err.code, message: err.message };
     const reason: EndReason = endReasonOf(err) ?? (isLatchError(err, ErrorCode.CERT_EXPIRED) ? 'absolute' : 'error');
     const detail = err instanceof Error ? err.message : '';
     this.#machine.serverMessage({ type: 'session.ended', reason, message: detail });
@@ -656,7 +659,8 @@ export class ClientEngine {
     this.#settleRenew(new LatchError(ErrorCode.SESSION_ENDED, `${end.message}: sign in again`));
     const tunnelOnly = !end.wipe;
     const message = tunnelOnly ? 'Disconnected: a newer connection of this session took over' : end.message;
-    this.#ended = { reason: end.reason, message, local: end.local, wiped: false };
+    this.#ended = { reason: end.reason, message, local: end.local, wiped: false, ...(this.#refusal === null ? {} : { error: this.#refusal }) };
+    this.#refusal = null;
     const tunnel = this.#tunnel;
     this.#tunnel = null;
     // Listeners, tunnel and keychain at once: each is a step of ending, none waits for another.

@@ -256,10 +256,11 @@ function reportEnd(ended: EndedView, ctx: CliContext, json: boolean, status: Sta
   const code = exitCodeForReason(ended.reason);
   status.clear();
   if (json) {
-    line(ctx.stdout, JSON.stringify({ event: 'ended', reason: ended.reason, message: ended.message, local: ended.local, wiped: ended.wiped, exitCode: code }));
+    line(ctx.stdout, JSON.stringify({ event: 'ended', reason: ended.reason, message: ended.message, local: ended.local, wiped: ended.wiped, exitCode: code, ...(ended.error ? { code: ended.error.code } : {}) }));
     return code;
   }
   line(ctx.stderr, ended.message);
+  if (ended.error) line(ctx.stderr, `latch: ${ended.error.code}: ${ended.error.message}`);
   if (ended.reason !== 'replaced') {
     line(ctx.stderr, ended.wiped ? 'The session\u2019s credentials were wiped from this machine. Sign in again with `latch login`.' : 'latch: the session\u2019s credentials could not all be wiped from the keychain; check it and sign in again.');
   }
