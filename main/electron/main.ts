@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { app, BrowserWindow, clipboard, ipcMain, Menu, Notification, powerMonitor, session, Tray } from 'electron';
 import type { IpcMainInvokeEvent } from 'electron';
+import electronUpdater from 'electron-updater';
 import type { EngineSnapshot } from '../../common/engineState.ts';
 import type { EventChannel, EventContract } from '../../common/ipc.ts';
 import { ClientEngine } from '../core/ClientEngine.ts';
@@ -26,6 +27,7 @@ import { findEnrollmentLink, isEnrollmentLink, PROTOCOL_SCHEME } from './deepLin
 import { hardenContents, hardenSession } from './windowSecurity.ts';
 import { checkSignInAllowed, managedLeadBounds, managedSettings } from './policy/enforcePolicy.ts';
 import { readManagedPolicy } from './policy/readManagedPolicy.ts';
+import { defaultUpdateOptions, UpdateController } from './UpdateController.ts';
 
 const HERE = import.meta.dirname;
 const RENDERER_INDEX = join(HERE, '..', 'renderer', 'index.html');
@@ -84,6 +86,8 @@ async function run(): Promise<void> {
     applyStartAtLogin: (enabled) => app.setLoginItemSettings({ openAtLogin: enabled, args: [STARTED_AT_LOGIN] }),
   });
   await settings.load();
+  const updates = new UpdateController({ ...defaultUpdateOptions(), updater: electronUpdater.autoUpdater, policy, isPackaged: app.isPackaged, log });
+  updates.start();
 
   // LATCH_E2E_PROBE=1 (the Electron test tier only): what the tray and notifications show, for
   // Playwright's electronApp.evaluate(). Read-only views plus the native objects' own events.
@@ -280,7 +284,9 @@ async function run(): Promise<void> {
       .catch(report('closing the engine'))
       .finally(() => {
         idle.close();
-        void notifier.close().finally(() => app.exit(0));
+        void notifier.close().finally(() => {
+          if (!updates.installDownloaded()) app.exit(0);
+        });
       });
   });
 
