@@ -1,7 +1,8 @@
 // electron-builder.yml checked against the JSON schema app-builder-lib ships (the same schema
 // electron-builder validates with before it builds), plus what a hardened, signed build needs.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -76,7 +77,7 @@ test('macOS: hardened runtime, entitlements in build/, notarization', () => {
   }
 });
 
-test('Windows: every signature goes through the environment-driven hook', async () => {
+test('Windows: every signature goes through the environment-driven hook', async (t) => {
   const win = loadConfig()['win'] as { signtoolOptions: { sign: string } };
   assert.equal(win.signtoolOptions.sign, './build/sign.mjs');
   const hook = (await import(pathToFileURL(join(ROOT, win.signtoolOptions.sign)).href)) as {
@@ -85,8 +86,11 @@ test('Windows: every signature goes through the environment-driven hook', async 
   };
   assert.equal(typeof hook.default, 'function');
   assert.equal(hook.signtoolArgs('a.exe', {}, '/tmp'), null);
-  const azure = hook.signtoolArgs('a.exe', { LATCH_AZURE_SIGN_ENDPOINT: 'https://eus.codesigning.azure.net', LATCH_AZURE_SIGN_ACCOUNT: 'acct', LATCH_AZURE_SIGN_PROFILE: 'prof', LATCH_AZURE_DLIB: 'C:\\dlib.dll' }, import.meta.dirname);
+  const tmp = mkdtempSync(join(tmpdir(), 'latch-sign-test-'));
+  t.after(() => rmSync(tmp, { recursive: true, force: true }));
+  const azure = hook.signtoolArgs('a.exe', { LATCH_AZURE_SIGN_ENDPOINT: 'https://eus.codesigning.azure.net', LATCH_AZURE_SIGN_ACCOUNT: 'acct', LATCH_AZURE_SIGN_PROFILE: 'prof', LATCH_AZURE_DLIB: 'C:\\dlib.dll' }, tmp);
   assert.ok(azure?.includes('/dlib') && azure.includes('/dmdf') && azure.at(-1) === 'a.exe');
+  assert.deepEqual(JSON.parse(readFileSync(join(tmp, 'metadata.json'), 'utf8')), { Endpoint: 'https://eus.codesigning.azure.net', CodeSigningAccountName: 'acct', CertificateProfileName: 'prof' });
   assert.throws(() => hook.signtoolArgs('a.exe', { LATCH_AZURE_SIGN_ENDPOINT: 'e', LATCH_AZURE_SIGN_ACCOUNT: 'a', LATCH_AZURE_SIGN_PROFILE: 'p' }, '/tmp'));
   assert.deepEqual(hook.signtoolArgs('a.exe', { WIN_CSC_LINK: 'c.pfx', WIN_CSC_KEY_PASSWORD: 'pw' }, '/tmp')?.slice(-5), ['/f', 'c.pfx', '/p', 'pw', 'a.exe']);
 });
