@@ -25,7 +25,7 @@ import { TrayController } from './TrayController.ts';
 import type { TrayMenuItem, TrayState } from './TrayController.ts';
 import { findEnrollmentLink, isEnrollmentLink, PROTOCOL_SCHEME } from './deepLink.ts';
 import { hardenContents, hardenSession } from './windowSecurity.ts';
-import { checkSignInAllowed, managedLeadBounds, managedSettings } from './policy/enforcePolicy.ts';
+import { checkSignInAllowed, managedLeadBounds, managedSettings, sessionAllowed } from './policy/enforcePolicy.ts';
 import { readManagedPolicy } from './policy/readManagedPolicy.ts';
 import { defaultUpdateOptions, UpdateController } from './UpdateController.ts';
 
@@ -291,6 +291,10 @@ async function run(): Promise<void> {
   });
 
   await engine.start().catch(report('restoring the session'));
+  if (!sessionAllowed(policy, engine.snapshot().session)) {
+    log('the restored session uses a proxy the managed policy does not allow: signing out');
+    await engine.signOut().catch(report('signing out'));
+  }
   // Started at login: stay in the tray unless there is something to do in the window.
   const atLogin = process.argv.includes(STARTED_AT_LOGIN) || app.getLoginItemSettings().wasOpenedAtLogin;
   if (!atLogin || pendingLink !== undefined || engine.snapshot().session === null) showWindow();

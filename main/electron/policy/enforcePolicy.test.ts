@@ -8,7 +8,7 @@ import { ErrorCode } from '../../../common/errors.ts';
 import { DesktopSettingsStore, SETTINGS_FILE } from '../DesktopSettingsStore.ts';
 import { createIpcHandlers, dispatchIpc } from '../IpcHandlers.ts';
 import type { SessionEngine } from '../IpcHandlers.ts';
-import { checkSignInAllowed, managedLeadBounds, managedSettings } from './enforcePolicy.ts';
+import { checkSignInAllowed, managedLeadBounds, managedSettings, sessionAllowed } from './enforcePolicy.ts';
 import { parseJsonPolicy } from './readManagedPolicy.ts';
 
 const FP = 'sha256:3f2a9c1104b76ed5880a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60';
@@ -85,4 +85,11 @@ test('a locked proxy: sign-in elsewhere is refused through IPC, the managed prox
 
 test('without lockProxy any proxy may be used', () => {
   assert.doesNotThrow(() => checkSignInAllowed({ proxyUrl: 'https://proxy.corp.example' }, { kind: 'password', proxyUrl: 'https://x.example', caFingerprint: FP, user: 'a', password: 'b' }));
+});
+
+test('a restored session with another proxy is not allowed under a locked proxy', () => {
+  assert.equal(sessionAllowed(POLICY, { proxyUrl: 'https://proxy.corp.example:8443' }), true);
+  assert.equal(sessionAllowed(POLICY, { proxyUrl: 'https://evil.example' }), false);
+  assert.equal(sessionAllowed(POLICY, null), true);
+  assert.equal(sessionAllowed({ proxyUrl: 'https://proxy.corp.example' }, { proxyUrl: 'https://evil.example' }), true);
 });

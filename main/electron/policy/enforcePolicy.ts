@@ -50,3 +50,16 @@ export function checkSignInAllowed(policy: ManagedPolicy, request: SignInRequest
     throw new LatchError(ErrorCode.POLICY_LOCKED, 'your administrator pinned a different CA fingerprint for this proxy');
   }
 }
+
+/**
+ * Whether a session restored at start (signed in before the policy arrived) may go on: with a
+ * locked proxy, a session with any other proxy is ended.
+ */
+export function sessionAllowed(policy: ManagedPolicy, session: { proxyUrl: string } | null): boolean {
+  if (session === null || policy.lockProxy !== true || policy.proxyUrl === undefined) return true;
+  try {
+    return new URL(session.proxyUrl).origin === policy.proxyUrl;
+  } catch {
+    return false;
+  }
+}
