@@ -558,7 +558,7 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
     if (!(st.localFin && st.remoteFin)) {
       this.#send(FrameType.DATA, Flag.RST, st.stream.id, resetPayload(ResetCode.CANCEL));
     }
-    this.#remove(st, err ?? new LatchError(ErrorCode.STREAM_RESET, 'stream destroyed'));
+    this.#remove(st, err ?? (() => new LatchError(ErrorCode.STREAM_RESET, 'stream destroyed')));
   }
 
   #accept(stream: MuxStream): void {
@@ -574,13 +574,17 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
     stream.resetCode ??= code;
     if (st) {
       this.#send(FrameType.DATA, Flag.RST, st.stream.id, resetPayload(code));
-      this.#remove(st, new LatchError(ErrorCode.STREAM_RESET, `stream reset locally (${resetCodeName(code)})`));
+      this.#remove(st, () => new LatchError(ErrorCode.STREAM_RESET, `stream reset locally (${resetCodeName(code)})`));
     }
     stream.destroy();
   }
 
-  /** Forgets a stream: releases its window budget and fails a write still waiting. */
-  #remove(st: StreamState, err: Error): void {
+  /**
+   * Forgets a stream: releases its window budget and fails a write still waiting. `err` may be a
+   * factory: a stream that closes cleanly has nothing waiting, and an Error (with its stack) per
+   * closed connection would be a measurable share of a burst of short connections.
+   */
+  #remove(st: StreamState, errOrFactory: Error | (() => Error)): void {
     if (this.#streams.get(st.stream.id) !== st) return;
     this.#streams.delete(st.stream.id);
     this.#waitingForTransport.delete(st);
@@ -590,6 +594,8 @@ export class Multiplexer extends EventEmitter<MultiplexerEvents> {
     st.chunk = undefined;
     st.chunkCallback = undefined;
     st.finalCallback = undefined;
+    if (chunkCallback === undefined && finalCallback === undefined) return;
+    const err = typeof errOrFactory === 'function' ? errOrFactory() : errOrFactory;
     chunkCallback?.(err);
     finalCallback?.(err);
   }
