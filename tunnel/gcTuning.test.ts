@@ -6,7 +6,7 @@ import { tuneGcForRelay } from './gcTuning.ts';
 
 void test('applies once on the pinned Node, and says so', () => {
   const first = tuneGcForRelay();
-  assert.equal(first, Number(process.versions.v8.split('.')[0]) === 13);
+  assert.equal(first, process.env['LATCH_GC_TUNING'] !== '0' && Number(process.versions.v8.split('.')[0]) === 13);
   assert.equal(tuneGcForRelay(), first);
 });
 
@@ -20,4 +20,12 @@ new Multiplexer(t, { role: 'client', keepaliveIntervalMs: 0 }).close();`;
   assert.equal(res.status, 0, res.stderr);
   assert.equal(res.stderr, '');
   assert.equal(res.stdout, '');
+});
+
+void test('LATCH_GC_TUNING=0 leaves V8 as it is', () => {
+  const gcTuning = fileURLToPath(new URL('./gcTuning.ts', import.meta.url));
+  const script = `const { tuneGcForRelay } = await import(${JSON.stringify(gcTuning)}); process.stdout.write(String(tuneGcForRelay()));`;
+  const res = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, LATCH_GC_TUNING: '0' } });
+  assert.equal(res.status, 0, res.stderr);
+  assert.equal(res.stdout, 'false');
 });
