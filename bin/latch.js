@@ -19,5 +19,9 @@ if (!process.features.typescript) {
   process.exit(res.status ?? 1);
 }
 
+// Cache compiled code between runs: type-stripping and compiling the sources cost about a third
+// of start-up CPU and ~28 MiB of RSS on every start otherwise (measured).
+const { enableCompileCache } = await import('node:module');
+enableCompileCache?.();
 const { run } = await import('../main/cli/cli.ts');
 await run();
