@@ -85,22 +85,7 @@ export class LoginService {
       token,
       wipeReceipt,
     });
-    return {
-      response: {
-        sessionId: session.id,
-        user,
-        certificate: issued.certPem,
-        token,
-        expiresInMs: Math.max(0, deadline - this.now()),
-        resources: this.options.resources(),
-        wipeReceipt,
-      },
-      serial: issued.serial,
-      method: request.method,
-      device: request.device,
-      createdAt: now,
-      absoluteDeadline: deadline,
-    };
+    return this.result({ sessionId: session.id, user, request, issued, token, wipeReceipt, now, deadline });
   }
 
   /**
@@ -122,21 +107,26 @@ export class LoginService {
     if (!this.options.store.reauthenticate(session.id, { certSerial: issued.serial, token, wipeReceipt, absoluteDeadline: deadline }, now)) {
       throw new LatchError(ErrorCode.SESSION_ENDED, 'the session ended before it could be renewed: sign in again');
     }
+    return this.result({ sessionId: session.id, user, request, issued, token, wipeReceipt, now, deadline });
+  }
+
+  /** The answer to a login or a re-authentication: the same shape for both. */
+  private result(o: { sessionId: string; user: string; request: LoginRequest; issued: { serial: string; certPem: string }; token: string; wipeReceipt: string; now: number; deadline: number }): LoginResult {
     return {
       response: {
-        sessionId: session.id,
-        user,
-        certificate: issued.certPem,
-        token,
-        expiresInMs: Math.max(0, deadline - this.now()),
+        sessionId: o.sessionId,
+        user: o.user,
+        certificate: o.issued.certPem,
+        token: o.token,
+        expiresInMs: Math.max(0, o.deadline - this.now()),
         resources: this.options.resources(),
-        wipeReceipt,
+        wipeReceipt: o.wipeReceipt,
       },
-      serial: issued.serial,
-      method: request.method,
-      device: request.device,
-      createdAt: now,
-      absoluteDeadline: deadline,
+      serial: o.issued.serial,
+      method: o.request.method,
+      device: o.request.device,
+      createdAt: o.now,
+      absoluteDeadline: o.deadline,
     };
   }
 
