@@ -8,8 +8,6 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
-import type { IncomingMessage } from 'node:http';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,6 +25,8 @@ import { Multiplexer } from '../tunnel/Multiplexer.ts';
 import type { ControlMessage } from '../tunnel/Multiplexer.ts';
 import type { MuxStream } from '../tunnel/MuxStream.ts';
 import { WebSocketTransport } from '../tunnel/WebSocketTransport.ts';
+import { httpsRequest } from './support/proxyHarness.ts';
+import type { ClientCreds, HttpResult } from './support/proxyHarness.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const NODE = process.execPath;
@@ -99,61 +99,10 @@ function serve(config: string): Promise<Serving> {
   });
 }
 
-interface HttpResult {
-  status: number;
-  body: unknown;
-  text: string;
-}
-
-interface ClientCreds {
-  certPem: string;
-  keyPem: string;
-  token: string;
-}
-
 let caPem = '';
 
 function https(port: number, method: string, path: string, options: { body?: unknown; raw?: string | Buffer; creds?: Partial<ClientCreds> } = {}): Promise<HttpResult> {
-  return new Promise((resolve, reject) => {
-    const payload = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
-    const headers: Record<string, string | number> = {};
-    if (payload !== undefined) {
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = Buffer.byteLength(payload);
-    }
-    if (options.creds?.token) headers.authorization = `Bearer ${options.creds.token}`;
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method,
-        path,
-        ca: caPem,
-        headers,
-        agent: false,
-        timeout: STEP_TIMEOUT_MS,
-        ...(options.creds?.certPem ? { cert: options.creds.certPem } : {}),
-        ...(options.creds?.keyPem ? { key: options.creds.keyPem } : {}),
-      },
-      (res: IncomingMessage) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (text += d));
-        res.on('end', () => {
-          let body: unknown = undefined;
-          try {
-            body = JSON.parse(text);
-          } catch {
-            body = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, body, text });
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('request timed out')));
-    req.on('error', reject);
-    req.end(payload);
-  });
+  return httpsRequest(port, caPem, method, path, options);
 }
 
 async function login(port: number, body: Record<string, unknown>): Promise<ClientCreds & { response: LoginResponse }> {

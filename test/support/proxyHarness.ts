@@ -111,6 +111,50 @@ export interface Session extends ClientCreds {
   response: LoginResponse;
 }
 
+/** One HTTPS request to the proxy with its CA pinned; the body is parsed as JSON when it is JSON. */
+export function httpsRequest(port: number, caPem: string, method: string, path: string, options: { body?: unknown; raw?: string | Buffer; creds?: Partial<ClientCreds> } = {}): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const payload = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+    const headers: Record<string, string | number> = {};
+    if (payload !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = Buffer.byteLength(payload);
+    }
+    if (options.creds?.token) headers.authorization = `Bearer ${options.creds.token}`;
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        ca: caPem,
+        headers,
+        agent: false,
+        timeout: STEP_TIMEOUT_MS,
+        ...(options.creds?.certPem ? { cert: options.creds.certPem } : {}),
+        ...(options.creds?.keyPem ? { key: options.creds.keyPem } : {}),
+      },
+      (res: IncomingMessage) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => {
+          let body: unknown = undefined;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            body = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, body, text });
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
 export class ProxyClientHarness {
   readonly caPem: string;
   port: number;
@@ -121,46 +165,7 @@ export class ProxyClientHarness {
   }
 
   https(method: string, path: string, options: { body?: unknown; creds?: Partial<ClientCreds> } = {}): Promise<HttpResult> {
-    return new Promise((resolve, reject) => {
-      const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
-      const headers: Record<string, string | number> = {};
-      if (payload !== undefined) {
-        headers['content-type'] = 'application/json';
-        headers['content-length'] = Buffer.byteLength(payload);
-      }
-      if (options.creds?.token) headers.authorization = `Bearer ${options.creds.token}`;
-      const req = request(
-        {
-          host: '127.0.0.1',
-          port: this.port,
-          method,
-          path,
-          ca: this.caPem,
-          headers,
-          agent: false,
-          timeout: STEP_TIMEOUT_MS,
-          ...(options.creds?.certPem ? { cert: options.creds.certPem } : {}),
-          ...(options.creds?.keyPem ? { key: options.creds.keyPem } : {}),
-        },
-        (res: IncomingMessage) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (d: string) => (text += d));
-          res.on('end', () => {
-            let body: unknown = undefined;
-            try {
-              body = JSON.parse(text);
-            } catch {
-              body = undefined;
-            }
-            resolve({ status: res.statusCode ?? 0, body, text });
-          });
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('request timed out')));
-      req.on('error', reject);
-      req.end(payload);
-    });
+    return httpsRequest(this.port, this.caPem, method, path, options);
   }
 
   async login(user: string, password: string): Promise<Session> {
