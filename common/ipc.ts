@@ -35,6 +35,22 @@ export interface SettingsView {
   warningLeadBounds: { minMs: number; maxMs: number };
   /** Settings fixed by managed configuration; `settings:set` refuses to change them. */
   locked: Array<keyof DesktopSettings>;
+  /** The proxy an administrator preset (managed configuration); null when none was set. */
+  managedProxy: ManagedProxyView | null;
+}
+
+/**
+ * The administrator's proxy as the sign-in form shows it: pre-filled, and read-only when locked.
+ * A locked value is enforced by main, not by the form: `session:signIn` to another proxy or CA
+ * rejects with POLICY_LOCKED.
+ */
+export interface ManagedProxyView {
+  /** `https://host[:port]`, or null when only the fingerprint is preset. */
+  proxyUrl: string | null;
+  /** `sha256:` + 64 hex, or null when not preset. */
+  caFingerprint: string | null;
+  /** Sign-in only to proxyUrl (and caFingerprint when set); anything else is refused. */
+  locked: boolean;
 }
 
 /** Bounds used while no session (and so no policy) is known. */
@@ -67,7 +83,8 @@ export interface InvokeContract {
   /**
    * Signs in with an enrollment link or a password (re-authenticates in place when a session is
    * live). Rejects with the engine's code: ENROLLMENT_INVALID, AUTH_REJECTED, CA_MISMATCH,
-   * RATE_LIMITED, PROXY_UNREACHABLE, KEYCHAIN_UNAVAILABLE, USAGE (malformed link).
+   * RATE_LIMITED, PROXY_UNREACHABLE, KEYCHAIN_UNAVAILABLE, USAGE (malformed link); POLICY_LOCKED
+   * for a proxy or CA other than the one locked by managed configuration (SettingsView.managedProxy).
    */
   'session:signIn': { request: SignInRequest; response: EngineSnapshot };
   /** Renews the idle deadline. Rejects NOT_SIGNED_IN, RENEWAL_LIMIT, SESSION_ENDED, PROXY_UNREACHABLE. */

@@ -61,3 +61,42 @@ test('managed settings win and cannot be changed; a damaged file means defaults'
   await assert.rejects(store.set({ startAtLogin: false }), (e: unknown) => isLatchError(e, ErrorCode.POLICY_LOCKED));
   rmSync(d, { recursive: true, force: true });
 });
+
+test('the managed proxy: null when none is preset, pre-filled values, locked only with a proxy to lock to', async () => {
+  const fp = `sha256:${'ab'.repeat(32)}`;
+  const viewOf = async (managedProxy?: ConstructorParameters<typeof DesktopSettingsStore>[0]['managedProxy']): Promise<SettingsView> => {
+    const d = dir();
+    const store = new DesktopSettingsStore({ dir: d, managed: {}, applyStartAtLogin: () => undefined, ...(managedProxy === undefined ? {} : { managedProxy }) });
+    const view = await store.load();
+    rmSync(d, { recursive: true, force: true });
+    return view;
+  };
+  assert.equal((await viewOf()).managedProxy, null);
+  assert.equal((await viewOf({})).managedProxy, null);
+  // lockProxy alone (no proxyUrl) locks nothing, as checkSignInAllowed enforces nothing then.
+  assert.equal((await viewOf({ lockProxy: true })).managedProxy, null);
+  assert.deepEqual((await viewOf({ proxyUrl: 'https://proxy.corp.example:8443', caFingerprint: fp, lockProxy: true })).managedProxy, {
+    proxyUrl: 'https://proxy.corp.example:8443',
+    caFingerprint: fp,
+    locked: true,
+  });
+  assert.deepEqual((await viewOf({ proxyUrl: 'https://proxy.corp.example', lockProxy: false })).managedProxy, { proxyUrl: 'https://proxy.corp.example', caFingerprint: null, locked: false });
+  assert.deepEqual((await viewOf({ caFingerprint: fp, lockProxy: true })).managedProxy, { proxyUrl: null, caFingerprint: fp, locked: false });
+});
+
+test('the managed proxy stays in the view through policy changes and settings changes', async () => {
+  const d = dir();
+  const managedProxy = { proxyUrl: 'https://proxy.corp.example', caFingerprint: `sha256:${'cd'.repeat(32)}`, lockProxy: true };
+  const store = new DesktopSettingsStore({ dir: d, managed: {}, applyStartAtLogin: () => undefined, managedProxy });
+  await store.load();
+  const seen: SettingsView[] = [];
+  store.onChange((v) => seen.push(v));
+  store.setPolicy(PRODUCTION);
+  const after = await store.set({ startAtLogin: true });
+  const expected = { proxyUrl: managedProxy.proxyUrl, caFingerprint: managedProxy.caFingerprint, locked: true };
+  assert.deepEqual(after.managedProxy, expected);
+  assert.deepEqual(seen.map((v) => v.managedProxy), [expected, expected]);
+  // Not a desktop setting: settings:set has no key for it, and `locked` lists desktop settings only.
+  assert.deepEqual(after.locked, []);
+  rmSync(d, { recursive: true, force: true });
+});

@@ -2,8 +2,9 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, LatchError } from '../../common/errors.ts';
 import { DEFAULT_SETTINGS, warningLeadBounds } from '../../common/ipc.ts';
-import type { DesktopSettings, SettingsView } from '../../common/ipc.ts';
+import type { DesktopSettings, ManagedProxyView, SettingsView } from '../../common/ipc.ts';
 import type { EffectivePolicy } from '../../common/session.ts';
+import type { ManagedPolicy } from './policy/ManagedPolicy.ts';
 
 export interface DesktopSettingsStoreOptions {
   /** Folder of settings.json (Electron: app.getPath('userData')). */
@@ -14,6 +15,11 @@ export interface DesktopSettingsStoreOptions {
   applyStartAtLogin: (enabled: boolean) => void;
   /** The administrator's bounds on the warning lead time (policy/), narrowing the session's. */
   managedLeadBounds?: { minMs?: number; maxMs?: number };
+  /**
+   * The administrator's proxy (the managed policy's proxyUrl, caFingerprint, lockProxy), shown
+   * pre-filled on the sign-in form and read-only when locked. main refuses another one at sign-in.
+   */
+  managedProxy?: Pick<ManagedPolicy, 'proxyUrl' | 'caFingerprint' | 'lockProxy'>;
 }
 
 export const SETTINGS_FILE = 'settings.json';
@@ -31,6 +37,15 @@ function parseStored(text: string): Partial<DesktopSettings> {
   if (typeof r['warningLeadMs'] === 'number' && Number.isFinite(r['warningLeadMs']) && r['warningLeadMs'] >= 0) out.warningLeadMs = r['warningLeadMs'];
   if (typeof r['startAtLogin'] === 'boolean') out.startAtLogin = r['startAtLogin'];
   return out;
+}
+
+/** What the window shows of the managed proxy: null when the administrator preset none. */
+function managedProxyView(policy: DesktopSettingsStoreOptions['managedProxy']): ManagedProxyView | null {
+  const proxyUrl = policy?.proxyUrl ?? null;
+  const caFingerprint = policy?.caFingerprint ?? null;
+  if (proxyUrl === null && caFingerprint === null) return null;
+  // Locking needs a proxy to lock to (validatePolicy drops lockProxy without one; so does this).
+  return { proxyUrl, caFingerprint, locked: policy?.lockProxy === true && proxyUrl !== null };
 }
 
 /**
@@ -86,7 +101,7 @@ export class DesktopSettingsStore {
     const merged: DesktopSettings = { ...DEFAULT_SETTINGS, ...this.#stored, ...this.#options.managed };
     const warningLeadMs = Math.min(bounds.maxMs, Math.max(bounds.minMs, merged.warningLeadMs));
     const locked = (Object.keys(this.#options.managed) as Array<keyof DesktopSettings>).filter((k) => this.#options.managed[k] !== undefined).sort();
-    return { settings: { warningLeadMs, startAtLogin: merged.startAtLogin }, warningLeadBounds: bounds, locked };
+    return { settings: { warningLeadMs, startAtLogin: merged.startAtLogin }, warningLeadBounds: bounds, locked, managedProxy: managedProxyView(this.#options.managedProxy) };
   }
 
   /** Changes settings: POLICY_LOCKED for a locked one, BAD_REQUEST for a lead time outside the bounds. */

@@ -27,7 +27,7 @@ function setup(leadMs: number) {
   let renewals = 0;
   const early = new EarlyWarning({
     notifier,
-    settings: { view: () => ({ settings: { warningLeadMs: leadMs, startAtLogin: false }, warningLeadBounds: { minMs: 0, maxMs: 0 }, locked: [] }) },
+    settings: { view: () => ({ settings: { warningLeadMs: leadMs, startAtLogin: false }, warningLeadBounds: { minMs: 0, maxMs: 0 }, locked: [], managedProxy: null }) },
     renew: () => {
       renewals++;
       return Promise.resolve();

@@ -111,6 +111,6 @@ test('settings go through the store with its bounds', async () => {
   const bad = await dispatchIpc(handlers, 'settings:set', { warningLeadMs: 5_000 });
   assert.equal(!bad.ok && bad.error.code, ErrorCode.BAD_REQUEST);
   const view = await dispatchIpc(handlers, 'settings:get', null);
-  assert.deepEqual(view.ok && view.value, { settings: { warningLeadMs: 60_000, startAtLogin: true }, warningLeadBounds: { minMs: 30_000, maxMs: 600_000 }, locked: [] });
+  assert.deepEqual(view.ok && view.value, { settings: { warningLeadMs: 60_000, startAtLogin: true }, warningLeadBounds: { minMs: 30_000, maxMs: 600_000 }, locked: [], managedProxy: null });
   cleanup();
 });

@@ -83,6 +83,8 @@ async function run(): Promise<void> {
     dir: app.getPath('userData'),
     managed: managedSettings(policy),
     managedLeadBounds: managedLeadBounds(policy),
+    // Shown on the sign-in form (pre-filled, read-only when locked); checkSignIn enforces it.
+    managedProxy: policy,
     applyStartAtLogin: (enabled) => app.setLoginItemSettings({ openAtLogin: enabled, args: [STARTED_AT_LOGIN] }),
   });
   await settings.load();
