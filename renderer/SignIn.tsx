@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import type { FormEvent } from 'react';
 import type { SerializedError } from '../common/errors.ts';
 import type { SignInRequest } from '../common/engineState.ts';
-import type { LatchApi } from '../common/ipc.ts';
+import type { LatchApi, ManagedProxyView } from '../common/ipc.ts';
 import { describeError } from './errors.ts';
 import type { ShownError } from './errors.ts';
 import { useFocusOnMount } from './useFocusOnMount.ts';
@@ -20,6 +20,24 @@ export function SignIn(props: { latch: LatchApi; busy: boolean; initialLink: str
   const [password, setPassword] = useState('');
   const [error, setError] = useState<ShownError | null>(null);
   const [submitting, setSubmitting] = useState(false);
+  const [managed, setManaged] = useState<ManagedProxyView | null>(null);
+
+  // The administrator's proxy (SettingsView.managedProxy): pre-filled, and fixed when locked.
+  useEffect(() => {
+    const show = (view: { managedProxy: ManagedProxyView | null }): void => {
+      const preset = view.managedProxy;
+      setManaged(preset);
+      if (!preset) return;
+      // Locked values replace whatever is there; unlocked ones fill only an empty field.
+      const { proxyUrl: presetUrl, caFingerprint: presetFp } = preset;
+      if (presetUrl !== null) setProxyUrl((typed) => (preset.locked || typed === '' ? presetUrl : typed));
+      if (presetFp !== null) setCaFingerprint((typed) => (preset.locked || typed === '' ? presetFp : typed));
+    };
+    const off = latch.on('settings:changed', show);
+    // Without the view the form still works: main enforces the policy at sign-in either way.
+    latch.settings.get().then(show, () => undefined);
+    return off;
+  }, [latch]);
 
   useEffect(() => {
     if (initialLink) {
@@ -47,6 +65,8 @@ export function SignIn(props: { latch: LatchApi; busy: boolean; initialLink: str
   };
 
   const working = busy || submitting;
+  const urlLocked = managed !== null && managed.locked && managed.proxyUrl !== null;
+  const fpLocked = managed !== null && managed.locked && managed.caFingerprint !== null;
   // A refusal from this form, else the engine's last one (e.g. the keychain was unusable at start).
   const shown = error ?? (props.lastError ? describeError(props.lastError) : null);
   return (
@@ -70,18 +90,46 @@ export function SignIn(props: { latch: LatchApi; busy: boolean; initialLink: str
             <input id="link" type="text" inputMode="url" autoComplete="off" spellCheck={false} required placeholder="latch://enroll?proxy=…" value={link} onChange={(e) => setLink(e.target.value)} aria-describedby="link-help" />
             <p id="link-help" className="help">
               The one-time link from your administrator. It pins the proxy’s certificate.
+              {urlLocked ? ` Your administrator allows only links to ${managed.proxyUrl ?? ''}.` : ''}
             </p>
           </div>
         ) : (
           <>
+            {/* readOnly, not disabled: a screen reader still reads a locked value, and it is submitted. */}
             <div className="field">
               <label htmlFor="proxy-url">Proxy URL</label>
-              <input id="proxy-url" type="url" autoComplete="url" required placeholder="https://proxy.example.com:8443" value={proxyUrl} onChange={(e) => setProxyUrl(e.target.value)} />
+              <input
+                id="proxy-url"
+                type="url"
+                autoComplete="url"
+                required
+                placeholder="https://proxy.example.com:8443"
+                value={proxyUrl}
+                readOnly={urlLocked}
+                aria-describedby={urlLocked ? 'managed-proxy-note' : undefined}
+                onChange={(e) => setProxyUrl(e.target.value)}
+              />
             </div>
             <div className="field">
               <label htmlFor="ca-fingerprint">CA fingerprint</label>
-              <input id="ca-fingerprint" type="text" autoComplete="off" spellCheck={false} required placeholder="sha256:…" value={caFingerprint} onChange={(e) => setCaFingerprint(e.target.value)} />
+              <input
+                id="ca-fingerprint"
+                type="text"
+                autoComplete="off"
+                spellCheck={false}
+                required
+                placeholder="sha256:…"
+                value={caFingerprint}
+                readOnly={fpLocked}
+                aria-describedby={fpLocked ? 'managed-proxy-note' : undefined}
+                onChange={(e) => setCaFingerprint(e.target.value)}
+              />
             </div>
+            {urlLocked ? (
+              <p id="managed-proxy-note" className="managed-note">
+                Set by your administrator
+              </p>
+            ) : null}
             <div className="field">
               <label htmlFor="user">User</label>
               <input id="user" type="text" autoComplete="username" required value={user} onChange={(e) => setUser(e.target.value)} />

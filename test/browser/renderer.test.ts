@@ -3,8 +3,10 @@
 // handlers as ipcMain) backed by the REAL ClientEngine, a REAL latch-proxy process with a short
 // policy, a real TCP target through the tunnel and the real Secret Service. Flows: sign in with a
 // password → connect → warning → Renew → idle end with its reason → sign in again with an
-// enrollment link → sign out. Every state is screenshotted under test-artifacts/browser/ and
-// checked with axe-core (no serious or critical violation).
+// enrollment link → sign out. A second window runs under a managed, locked proxy (docs/IT.md): the
+// sign-in form shows it pre-filled and read-only, and a link to another proxy is refused. Every
+// state is screenshotted under test-artifacts/browser/ and checked with axe-core (no serious or
+// critical violation).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +19,8 @@ import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
 import type { EngineSnapshot } from '../../common/engineState.ts';
+import { ErrorCode } from '../../common/errors.ts';
+import { toSerializedError } from '../../common/ipc.ts';
 import { ClientEngine } from '../../main/core/ClientEngine.ts';
 import { KeyringCredentialStore } from '../../main/core/KeyringCredentialStore.ts';
 import { ProfileStore } from '../../main/core/Profile.ts';
@@ -24,6 +28,9 @@ import { NoneIdleSource } from '../../main/core/idle/NoneIdleSource.ts';
 import { buildRenderer } from '../../main/electron/build.ts';
 import { DesktopSettingsStore } from '../../main/electron/DesktopSettingsStore.ts';
 import { createIpcHandlers } from '../../main/electron/IpcHandlers.ts';
+import type { IpcHandlers } from '../../main/electron/IpcHandlers.ts';
+import { validatePolicy } from '../../main/electron/policy/ManagedPolicy.ts';
+import { checkSignInAllowed, managedLeadBounds, managedSettings } from '../../main/electron/policy/enforcePolicy.ts';
 import { buildBridgeScript, startBridgeServer } from './support/bridgeServer.ts';
 import type { BridgeServer } from './support/bridgeServer.ts';
 import { startProxyFixture } from './support/proxyFixture.ts';
@@ -88,6 +95,53 @@ interface AxeResult {
   violations: Array<{ id: string; impact: string | null; help: string; nodes: Array<{ target: unknown }> }>;
 }
 
+async function snap(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  assert.ok(readFileSync(join(ARTIFACTS, `${name}.png`)).length > 1000, `screenshot ${name} is empty`);
+}
+
+/** axe-core on the current state: no serious or critical violation (the report is kept). */
+async function axe(page: Page, name: string): Promise<void> {
+  // Evaluated over the DevTools protocol, so the page's CSP (no inline script) stays in force.
+  await page.evaluate(readFileSync(join(ROOT, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8'));
+  const result = await page.evaluate<AxeResult>("axe.run(document, { resultTypes: ['violations'] })");
+  writeFileSync(join(ARTIFACTS, `${name}.axe.json`), JSON.stringify(result.violations, null, 2));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(
+    bad.map((v) => `${v.impact ?? ''} ${v.id}: ${v.help} at ${JSON.stringify(v.nodes.map((n) => n.target))}`),
+    [],
+    `accessibility violations in state ${name}`,
+  );
+}
+
+async function state(page: Page, name: string): Promise<void> {
+  await snap(page, name);
+  await axe(page, name);
+}
+
+/** The renderer and the page's bridge script, built once for every window of this file. */
+const buildDir = mkdtempSync(join(tmpdir(), 'latch-browser-build-'));
+let built: Promise<{ staticDir: string; bridgeScript: string }> | undefined;
+function buildOnce(): Promise<{ staticDir: string; bridgeScript: string }> {
+  built ??= Promise.all([buildRenderer(join(buildDir, 'renderer')), buildBridgeScript()]).then(([staticDir, bridgeScript]) => ({ staticDir, bridgeScript }));
+  return built;
+}
+after(() => rmSync(buildDir, { recursive: true, force: true }));
+
+/** A Chromium page on the bridge, collecting CSP violations and page errors. */
+async function openWindow(browser: Browser, url: string, bridgeScript: string, problems: { csp: string[]; errors: string[] }): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 800, height: 900 }, colorScheme: 'light' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_MS);
+  page.on('console', (m) => {
+    if (/content security policy/i.test(m.text())) problems.csp.push(m.text());
+  });
+  page.on('pageerror', (e) => problems.errors.push(e.message));
+  await page.addInitScript({ content: bridgeScript });
+  await page.goto(url);
+  return page;
+}
+
 describe('renderer in Chromium against the real engine and proxy', { skip, timeout: 240_000 }, () => {
   let proxy: ProxyFixture | undefined;
   let target: { port: number; server: net.Server } | undefined;
@@ -95,8 +149,6 @@ describe('renderer in Chromium against the real engine and proxy', { skip, timeo
   let browser: Browser | undefined;
   let page: Page;
   let engine: ClientEngine | undefined;
-  let bridgeScript = '';
-  let axeSource = '';
   const notifier = new RecordingNotifier();
   const copied: string[] = [];
   const startAtLogin: boolean[] = [];
@@ -106,29 +158,6 @@ describe('renderer in Chromium against the real engine and proxy', { skip, timeo
   const work = mkdtempSync(join(tmpdir(), 'latch-browser-'));
   let tunnelSocket: { socket: net.Socket; closed: Promise<void> } | undefined;
 
-  async function snap(name: string): Promise<void> {
-    await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-    assert.ok(readFileSync(join(ARTIFACTS, `${name}.png`)).length > 1000, `screenshot ${name} is empty`);
-  }
-
-  /** axe-core on the current state: no serious or critical violation (the report is kept). */
-  async function axe(name: string): Promise<void> {
-    // Evaluated over the DevTools protocol, so the page's CSP (no inline script) stays in force.
-    await page.evaluate(axeSource);
-    const result = await page.evaluate<AxeResult>("axe.run(document, { resultTypes: ['violations'] })");
-    writeFileSync(join(ARTIFACTS, `${name}.axe.json`), JSON.stringify(result.violations, null, 2));
-    const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-    assert.deepEqual(
-      bad.map((v) => `${v.impact ?? ''} ${v.id}: ${v.help} at ${JSON.stringify(v.nodes.map((n) => n.target))}`),
-      [],
-      `accessibility violations in state ${name}`,
-    );
-  }
-
-  async function state(name: string): Promise<void> {
-    await snap(name);
-    await axe(name);
-  }
 
   function currentSnapshot(): EngineSnapshot {
     assert.ok(engine, 'engine not started');
@@ -139,9 +168,7 @@ describe('renderer in Chromium against the real engine and proxy', { skip, timeo
     assert.ok(process.env['DBUS_SESSION_BUS_ADDRESS'], 'DBUS_SESSION_BUS_ADDRESS is not set: run under `npm test` (scripts/desktop-env.mjs starts the keychain)');
     rmSync(ARTIFACTS, { recursive: true, force: true });
     mkdirSync(ARTIFACTS, { recursive: true });
-    axeSource = readFileSync(join(ROOT, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-    const [staticDir, script] = await Promise.all([buildRenderer(join(work, 'renderer')), buildBridgeScript()]);
-    bridgeScript = script;
+    const { staticDir, bridgeScript } = await buildOnce();
     target = await startEchoTarget();
     proxy = await startProxyFixture({
       resources: [
@@ -191,15 +218,7 @@ describe('renderer in Chromium against the real engine and proxy', { skip, timeo
     await engine.start();
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: 30_000 });
-    const context = await browser.newContext({ viewport: { width: 800, height: 900 }, colorScheme: 'light' });
-    page = await context.newPage();
-    page.setDefaultTimeout(STEP_MS);
-    page.on('console', (m) => {
-      if (/content security policy/i.test(m.text())) cspViolations.push(m.text());
-    });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.addInitScript({ content: bridgeScript });
-    await page.goto(bridge.url);
+    page = await openWindow(browser, bridge.url, bridgeScript, { csp: cspViolations, errors: pageErrors });
   });
 
   after(async () => {
@@ -218,7 +237,7 @@ describe('renderer in Chromium against the real engine and proxy', { skip, timeo
   test('signed out: the sign-in screen', async () => {
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     await assert.doesNotReject(page.getByRole('status').filter({ hasText: 'Signed out' }).waitFor());
-    await state('01-signed-out');
+    await state(page, '01-signed-out');
   });
 
   test('a wrong password is refused with a plain explanation', async () => {
@@ -231,7 +250,7 @@ describe('renderer in Chromium against the real engine and proxy', { skip, timeo
     const alert = page.getByRole('alert');
     await alert.waitFor();
     assert.match(await alert.innerText(), /user name or password was not accepted/i);
-    await state('02-sign-in-refused');
+    await state(page, '02-sign-in-refused');
   });
 
   test('sign in with a password: the session panel with both countdowns', async () => {
@@ -249,7 +268,7 @@ describe('renderer in Chromium against the real engine and proxy', { skip, timeo
     // The keychain holds the session's items; nothing else does.
     const accounts = await keychainAccounts(service);
     assert.ok(accounts.some((a) => a.startsWith(`${s.session?.sessionId ?? '?'}:`)), `keychain items: ${accounts.join(', ')}`);
-    await state('03-signed-in');
+    await state(page, '03-signed-in');
   });
 
   test('connect a resource: the address carries bytes and can be copied', async () => {
@@ -263,12 +282,12 @@ describe('renderer in Chromium against the real engine and proxy', { skip, timeo
     await page.getByRole('button', { name: 'Copy address of echo' }).click();
     await page.getByRole('status').filter({ hasText: 'Address of echo copied' }).waitFor({ state: 'attached' });
     assert.deepEqual(copied, [text]);
-    await state('04-connected');
+    await state(page, '04-connected');
   });
 
   test('the same window in dark mode', async () => {
     await page.emulateMedia({ colorScheme: 'dark' });
-    await state('05-connected-dark');
+    await state(page, '05-connected-dark');
     await page.emulateMedia({ colorScheme: 'light' });
   });
 
@@ -277,7 +296,7 @@ describe('renderer in Chromium against the real engine and proxy', { skip, timeo
     assert.equal(currentSnapshot().phase, 'warning');
     const warning = notifier.shown.findLast((h) => h.request.actions.some((a) => a.id === 'renew'));
     assert.ok(warning, `no warning notification with a Renew action: ${JSON.stringify(notifier.shown.map((h) => h.request))}`);
-    await state('06-warning');
+    await state(page, '06-warning');
   });
 
   test('Renew: the warning goes away and the idle countdown restarts', async () => {
@@ -289,7 +308,7 @@ describe('renderer in Chromium against the real engine and proxy', { skip, timeo
     assert.equal(s.session?.renewalsLeft, renewalsBefore - 1);
     assert.ok((s.session?.idleRemainingMs ?? 0) > WARN_BEFORE_S * 1000, `idle remaining after renew: ${s.session?.idleRemainingMs}`);
     assert.match(await page.getByText(/renewals? left/).innerText(), new RegExp(`^${renewalsBefore - 1} renewals? left`));
-    await state('07-renewed');
+    await state(page, '07-renewed');
   });
 
   test('settings: the lead time is held within the policy bounds', async () => {
@@ -307,7 +326,7 @@ describe('renderer in Chromium against the real engine and proxy', { skip, timeo
     await page.getByRole('button', { name: 'Save' }).click();
     assert.equal(await page.evaluate<boolean>("document.getElementById('warning-lead').validity.rangeOverflow"), true);
     await lead.fill(String(WARN_BEFORE_S + 1));
-    await state('08-settings');
+    await state(page, '08-settings');
   });
 
   test('no input: the session ends with its reason, tunnels closed, keychain wiped', async () => {
@@ -335,7 +354,7 @@ describe('renderer in Chromium against the real engine and proxy', { skip, timeo
     await page.getByText('credentials were removed').waitFor();
     const end = notifier.shown.at(-1);
     assert.equal(end?.request.title, `Signed out: idle for ${IDLE_TIMEOUT_S} s`);
-    await state('09-ended-idle');
+    await state(page, '09-ended-idle');
   });
 
   test('sign in again with an enrollment link, then sign out', async () => {
@@ -343,16 +362,16 @@ describe('renderer in Chromium against the real engine and proxy', { skip, timeo
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     await page.getByRole('radio', { name: 'Enrollment link' }).check();
     await page.getByRole('textbox', { name: 'Enrollment link' }).fill(proxy!.enroll(USER.name));
-    await state('10-sign-in-again');
+    await state(page, '10-sign-in-again');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Session' }).waitFor();
     await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
     assert.equal(currentSnapshot().session?.user, USER.name);
-    await state('11-signed-in-again');
+    await state(page, '11-signed-in-again');
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Signed out', exact: true }).waitFor();
     assert.equal(currentSnapshot().ended?.reason, 'logout');
-    await state('12-signed-out-logout');
+    await state(page, '12-signed-out-logout');
   });
 
   test('the page ran under the CSP with no violation and no error; other origins cannot reach the bridge', async () => {
@@ -367,5 +386,138 @@ describe('renderer in Chromium against the real engine and proxy', { skip, timeo
     foreign.terminate();
     assert.match(outcome, /^refused 4\d\d$/);
     assert.ok(bridge!.refusedOrigins.includes('http://evil.example'));
+  });
+});
+
+describe('the sign-in form under a managed, locked proxy', { skip, timeout: 120_000 }, () => {
+  let proxy: ProxyFixture | undefined;
+  let target: { port: number; server: net.Server } | undefined;
+  let bridge: BridgeServer | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let engine: ClientEngine | undefined;
+  const problems = { csp: [] as string[], errors: [] as string[] };
+  /** The code of every sign-in main refused, as the window received it. */
+  const refusals: string[] = [];
+  const service = `latch-browser-managed-${process.pid}`;
+  const work = mkdtempSync(join(tmpdir(), 'latch-browser-managed-'));
+
+  before(async () => {
+    assert.ok(process.env['DBUS_SESSION_BUS_ADDRESS'], 'DBUS_SESSION_BUS_ADDRESS is not set: run under `npm test` (scripts/desktop-env.mjs starts the keychain)');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const { staticDir, bridgeScript } = await buildOnce();
+    target = await startEchoTarget();
+    proxy = await startProxyFixture({
+      resources: [{ id: 'echo', target: `127.0.0.1:${target.port}` }],
+      policy: { idleTimeout: '5m', warnBefore: '1m', maxDuration: '10m', maxRenewals: 3 },
+      user: USER,
+    });
+    // What an administrator's policy.json says, read through the same checks and wired the same
+    // way as main.ts does with readManagedPolicy()'s result.
+    const { policy, problems: policyProblems } = validatePolicy({ proxyUrl: proxy.url, caFingerprint: proxy.fingerprint, lockProxy: true }, 'test policy.json');
+    assert.deepEqual(policyProblems, []);
+    const settings = new DesktopSettingsStore({
+      dir: join(work, 'settings'),
+      managed: managedSettings(policy),
+      managedLeadBounds: managedLeadBounds(policy),
+      managedProxy: policy,
+      applyStartAtLogin: () => undefined,
+    });
+    await settings.load();
+    engine = new ClientEngine({ store: new KeyringCredentialStore({ service }), profiles: new ProfileStore(join(work, 'client')), idle: new NoneIdleSource(), notifier: new RecordingNotifier() });
+    await engine.start();
+    const handlers: IpcHandlers = createIpcHandlers({ engine, settings, writeClipboard: () => Promise.resolve(), checkSignIn: (request) => checkSignInAllowed(policy, request) });
+    const signIn = handlers['session:signIn'];
+    handlers['session:signIn'] = async (request) => {
+      try {
+        return await signIn(request);
+      } catch (err) {
+        refusals.push(toSerializedError(err).code);
+        throw err;
+      }
+    };
+    bridge = await startBridgeServer({ staticDir, handlers, onUnexpected: (ch, err) => problems.errors.push(`${ch}: ${String(err)}`) });
+    engine.on('changed', (s) => {
+      settings.setPolicy(s.session?.policy ?? null);
+      bridge?.emit('session:changed', s);
+    });
+    settings.onChange((view) => bridge?.emit('settings:changed', view));
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: 30_000 });
+    page = await openWindow(browser, bridge.url, bridgeScript, problems);
+  });
+
+  after(async () => {
+    await browser?.close().catch(() => undefined);
+    await engine?.close().catch(() => undefined);
+    await bridge?.close().catch(() => undefined);
+    await proxy?.stop().catch(() => undefined);
+    target?.server.close();
+    const leftover = await new KeyringCredentialStore({ service }).list().catch(() => []);
+    for (const account of leftover) await new KeyringCredentialStore({ service }).delete(account).catch(() => false);
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test('the password form shows the proxy pre-filled, read-only, with the administrator note', async () => {
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.getByRole('radio', { name: 'User and password' }).check();
+    const url = page.getByRole('textbox', { name: 'Proxy URL' });
+    const fingerprint = page.getByRole('textbox', { name: 'CA fingerprint' });
+    // The view arrives through settings:get: wait for it, bounded by the page's step timeout.
+    await page.waitForFunction(`document.getElementById('proxy-url')?.value === ${JSON.stringify(proxy!.url)}`, null, { timeout: STEP_MS });
+    assert.equal(await url.inputValue(), proxy!.url);
+    assert.equal(await fingerprint.inputValue(), proxy!.fingerprint);
+    const note = page.locator('#managed-proxy-note');
+    assert.equal(await note.isVisible(), true);
+    assert.equal((await note.innerText()).trim(), 'Set by your administrator');
+    await state(page, 'signin-managed');
+    for (const field of [url, fingerprint]) {
+      // Read-only, not disabled: focusable and read out, but typing changes nothing.
+      assert.equal(await field.getAttribute('readonly'), '');
+      assert.equal(await field.isDisabled(), false);
+      assert.equal(await field.isEditable(), false);
+      assert.equal(await field.getAttribute('aria-describedby'), 'managed-proxy-note');
+      await field.focus();
+      await page.keyboard.type('x');
+    }
+    assert.equal(await url.inputValue(), proxy!.url);
+    assert.equal(await fingerprint.inputValue(), proxy!.fingerprint);
+    // The user's own fields stay editable.
+    assert.equal(await page.getByLabel('User', { exact: true }).isEditable(), true);
+  });
+
+  test('an enrollment link to another proxy is refused with POLICY_LOCKED, shown like other sign-in errors', async () => {
+    await page.getByRole('radio', { name: 'Enrollment link' }).check();
+    // A real link of this proxy's, pointed at another address (the echo target: not a proxy).
+    const link = new URL(proxy!.enroll(USER.name));
+    const other = new URL(link.searchParams.get('proxy') ?? '');
+    other.port = String(target!.port);
+    link.searchParams.set('proxy', other.origin);
+    await page.getByRole('textbox', { name: 'Enrollment link' }).fill(link.href);
+    assert.match(await page.locator('#link-help').innerText(), new RegExp(`allows only links to ${proxy!.url.replaceAll('.', '\\.')}`));
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    assert.match(await alert.innerText(), new RegExp(`allows sign-in only to ${proxy!.url.replaceAll('.', '\\.')}`));
+    assert.deepEqual(refusals, [ErrorCode.POLICY_LOCKED]);
+    // Refused in main before the engine tried anything.
+    assert.equal(engine!.snapshot().phase, 'signed-out');
+    assert.equal(engine!.snapshot().session, null);
+    await state(page, 'signin-managed-refused');
+  });
+
+  test('sign-in with user and password succeeds against the locked proxy', async () => {
+    await page.getByRole('radio', { name: 'User and password' }).check();
+    assert.equal(await page.getByRole('textbox', { name: 'Proxy URL' }).inputValue(), proxy!.url);
+    await page.getByLabel('User', { exact: true }).fill(USER.name);
+    await page.getByRole('textbox', { name: 'Password', exact: true }).fill(USER.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Session' }).waitFor();
+    await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
+    assert.equal(engine!.snapshot().session?.proxyUrl, proxy!.url);
+    assert.equal(engine!.snapshot().session?.user, USER.name);
+    assert.deepEqual(refusals, [ErrorCode.POLICY_LOCKED]);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Signed out', exact: true }).waitFor();
+    assert.deepEqual(problems, { csp: [], errors: [] });
   });
 });
