@@ -3,19 +3,22 @@
 // keychain and the OS idle time from powerMonitor (no input on Xvfb: idle grows). The same flows
 // as the browser tier — sign in, connect, warning, Renew, idle end with its reason, sign in again,
 // sign out — plus the tray (icon per state, countdown tooltip, menu) and the notifications
-// (Renew action; Linux click renews) read through the app's LATCH_E2E_PROBE view.
+// (Renew action; Linux click renews) read through the app's LATCH_E2E_PROBE view. A second app
+// starts under a managed, locked proxy (/etc/latch/policy.json, as docs/IT.md ships it): the
+// sign-in form shows it pre-filled and read-only, a link to another proxy is refused.
 // Where the Electron binary is missing (it downloads from GitHub) the suite is SKIPPED with the
 // reason printed: never counted as passed.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { _electron } from 'playwright-core';
 import type { ElectronApplication, Page } from 'playwright-core';
 import { buildMain, buildPreload, buildRenderer } from '../../main/electron/build.ts';
 import { findElectronBinary } from '../../main/electron/findElectronBinary.ts';
+import { LINUX_POLICY_FILE } from '../../main/electron/policy/readManagedPolicy.ts';
 import { startProxyFixture } from '../browser/support/proxyFixture.ts';
 import type { ProxyFixture } from '../browser/support/proxyFixture.ts';
 
@@ -165,5 +168,104 @@ describe('the desktop app in Electron', { timeout: 240_000 }, () => {
     });
     await closed;
     app = undefined;
+  });
+});
+
+/**
+ * The managed case needs the real policy place. It writes /etc/latch/policy.json only where that
+ * file does not exist yet and may be written (CI runs as root on a fresh machine), and removes it.
+ */
+function policyFileSkip(): string | false {
+  if (skip) return skip;
+  if (process.platform !== 'linux') return 'managed proxy case skipped: it writes /etc/latch/policy.json (Linux only)';
+  if (existsSync(LINUX_POLICY_FILE)) return `managed proxy case skipped: ${LINUX_POLICY_FILE} already exists and is not this test's`;
+  const parent = existsSync(dirname(LINUX_POLICY_FILE)) ? dirname(LINUX_POLICY_FILE) : dirname(dirname(LINUX_POLICY_FILE));
+  try {
+    accessSync(parent, constants.W_OK);
+  } catch {
+    return `managed proxy case skipped: ${parent} is not writable (run as root, as CI does)`;
+  }
+  return false;
+}
+const managedSkip = policyFileSkip();
+if (managedSkip && !skip) process.stderr.write(`${managedSkip}\n`);
+
+describe('the desktop app under a managed, locked proxy', { timeout: 120_000 }, () => {
+  let proxy: ProxyFixture | undefined;
+  let app: ElectronApplication | undefined;
+  let page: Page;
+  let createdDir = false;
+  let wrotePolicy = false;
+  const work = mkdtempSync(join(tmpdir(), 'latch-electron-managed-'));
+  const service = `latch-electron-managed-${process.pid}`;
+
+  before(async () => {
+    if (managedSkip) return;
+    await buildRenderer();
+    await buildMain();
+    await buildPreload();
+    proxy = await startProxyFixture({
+      resources: [{ id: 'echo', target: '127.0.0.1:9' }],
+      policy: { idleTimeout: '5m', warnBefore: '1m', maxDuration: '10m', maxRenewals: 3 },
+      user: USER,
+    });
+    if (!existsSync(dirname(LINUX_POLICY_FILE))) {
+      mkdirSync(dirname(LINUX_POLICY_FILE), { mode: 0o755 });
+      createdDir = true;
+    }
+    writeFileSync(LINUX_POLICY_FILE, JSON.stringify({ proxyUrl: proxy.url, caFingerprint: proxy.fingerprint, lockProxy: true }), { flag: 'wx', mode: 0o644 });
+    wrotePolicy = true;
+    assert.ok('path' in binary);
+    app = await _electron.launch({
+      executablePath: binary.path,
+      args: [join(ROOT, 'dist', 'electron', 'main.mjs')],
+      env: { ...process.env, LATCH_CONFIG_DIR: join(work, 'client'), LATCH_KEYCHAIN_SERVICE: service },
+      timeout: 60_000,
+    });
+    page = await app.firstWindow();
+    page.setDefaultTimeout(20_000);
+  });
+
+  after(async () => {
+    await app?.close().catch(() => undefined);
+    await proxy?.stop().catch(() => undefined);
+    if (wrotePolicy) rmSync(LINUX_POLICY_FILE, { force: true });
+    if (createdDir) rmdirSync(dirname(LINUX_POLICY_FILE));
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test('the password form shows the proxy pre-filled, read-only, with the administrator note', { skip: managedSkip }, async () => {
+    await page.getByRole('radio', { name: 'User and password' }).check();
+    const url = page.getByRole('textbox', { name: 'Proxy URL' });
+    const fingerprint = page.getByRole('textbox', { name: 'CA fingerprint' });
+    await page.waitForFunction(`document.getElementById('proxy-url')?.value === ${JSON.stringify(proxy?.url ?? '')}`, null, { timeout: 20_000 });
+    assert.equal(await fingerprint.inputValue(), proxy?.fingerprint);
+    for (const field of [url, fingerprint]) {
+      assert.equal(await field.getAttribute('readonly'), '');
+      assert.equal(await field.isDisabled(), false);
+      assert.equal(await field.getAttribute('aria-describedby'), 'managed-proxy-note');
+    }
+    assert.equal((await page.locator('#managed-proxy-note').innerText()).trim(), 'Set by your administrator');
+  });
+
+  test('an enrollment link to another proxy is refused with the policy message', { skip: managedSkip }, async () => {
+    await page.getByRole('radio', { name: 'Enrollment link' }).check();
+    const link = new URL(proxy?.enroll(USER.name) ?? '');
+    const other = new URL(link.searchParams.get('proxy') ?? '');
+    other.port = '9';
+    link.searchParams.set('proxy', other.origin);
+    await page.getByRole('textbox', { name: 'Enrollment link' }).fill(link.href);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: `allows sign-in only to ${proxy?.url ?? '?'}` }).waitFor();
+  });
+
+  test('sign-in with user and password succeeds against the locked proxy', { skip: managedSkip }, async () => {
+    await page.getByRole('radio', { name: 'User and password' }).check();
+    await page.getByLabel('User', { exact: true }).fill(USER.name);
+    await page.getByRole('textbox', { name: 'Password', exact: true }).fill(USER.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Session' }).waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Signed out', exact: true }).waitFor();
   });
 });
