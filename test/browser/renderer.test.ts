@@ -21,6 +21,7 @@ import { WebSocket } from 'ws';
 import type { EngineSnapshot } from '../../common/engineState.ts';
 import { ErrorCode } from '../../common/errors.ts';
 import { toSerializedError } from '../../common/ipc.ts';
+import type { SettingsView } from '../../common/ipc.ts';
 import { ClientEngine } from '../../main/core/ClientEngine.ts';
 import { KeyringCredentialStore } from '../../main/core/KeyringCredentialStore.ts';
 import { ProfileStore } from '../../main/core/Profile.ts';
@@ -396,6 +397,7 @@ describe('the sign-in form under a managed, locked proxy', { skip, timeout: 120_
   let browser: Browser | undefined;
   let page: Page;
   let engine: ClientEngine | undefined;
+  let unlockedView: SettingsView | undefined;
   const problems = { csp: [] as string[], errors: [] as string[] };
   /** The code of every sign-in main refused, as the window received it. */
   const refusals: string[] = [];
@@ -424,6 +426,9 @@ describe('the sign-in form under a managed, locked proxy', { skip, timeout: 120_
       applyStartAtLogin: () => undefined,
     });
     await settings.load();
+    // What main sends for the same policy without lockProxy (for the last case).
+    const unlocked = new DesktopSettingsStore({ dir: join(work, 'settings-unlocked'), managed: {}, managedProxy: { ...policy, lockProxy: false }, applyStartAtLogin: () => undefined });
+    unlockedView = await unlocked.load();
     engine = new ClientEngine({ store: new KeyringCredentialStore({ service }), profiles: new ProfileStore(join(work, 'client')), idle: new NoneIdleSource(), notifier: new RecordingNotifier() });
     await engine.start();
     const handlers: IpcHandlers = createIpcHandlers({ engine, settings, writeClipboard: () => Promise.resolve(), checkSignIn: (request) => checkSignInAllowed(policy, request) });
@@ -470,6 +475,9 @@ describe('the sign-in form under a managed, locked proxy', { skip, timeout: 120_
     assert.equal(await note.isVisible(), true);
     assert.equal((await note.innerText()).trim(), 'Set by your administrator');
     await state(page, 'signin-managed');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await state(page, 'signin-managed-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
     for (const field of [url, fingerprint]) {
       // Read-only, not disabled: focusable and read out, but typing changes nothing.
       assert.equal(await field.getAttribute('readonly'), '');
@@ -518,6 +526,24 @@ describe('the sign-in form under a managed, locked proxy', { skip, timeout: 120_
     assert.deepEqual(refusals, [ErrorCode.POLICY_LOCKED]);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Signed out', exact: true }).waitFor();
+    assert.deepEqual(problems, { csp: [], errors: [] });
+  });
+
+  test('without the lock the values are only pre-filled: editable, no note', async () => {
+    await page.getByRole('button', { name: 'Sign in again' }).click();
+    await page.getByRole('radio', { name: 'User and password' }).check();
+    const url = page.getByRole('textbox', { name: 'Proxy URL' });
+    await page.waitForFunction(`document.getElementById('proxy-url')?.readOnly === true`, null, { timeout: STEP_MS });
+    assert.ok(unlockedView?.managedProxy && !unlockedView.managedProxy.locked);
+    bridge!.emit('settings:changed', unlockedView);
+    await page.waitForFunction(`document.getElementById('proxy-url')?.readOnly === false`, null, { timeout: STEP_MS });
+    assert.equal(await url.inputValue(), proxy!.url);
+    assert.equal(await page.getByRole('textbox', { name: 'CA fingerprint' }).inputValue(), proxy!.fingerprint);
+    assert.equal(await url.getAttribute('aria-describedby'), null);
+    assert.equal(await page.locator('#managed-proxy-note').count(), 0);
+    await url.fill('https://127.0.0.1:1');
+    assert.equal(await url.inputValue(), 'https://127.0.0.1:1');
+    await state(page, 'signin-managed-unlocked');
     assert.deepEqual(problems, { csp: [], errors: [] });
   });
 });
