@@ -75,7 +75,10 @@ export function serveStream(stream: MuxStream, resources: ReadonlyMap<string, Re
     }
     stream.accept();
     openedAt = Date.now();
-    ctx.log.info('connection.opened', { ...fields, target: `${resource.host}:${resource.port}` });
+    // Per-connection lines are debug: the audit trail records every connection (with bytes and
+    // duration) already, and at info they cost ~15 % of the proxy's CPU with many short
+    // connections (measured with 500 concurrent 64 KiB echoes).
+    ctx.log.debug('connection.opened', { ...fields, target: `${resource.host}:${resource.port}` });
     ctx.onOpened?.();
     const onTraffic = ctx.onTraffic;
     let moved: (() => void) | undefined;
@@ -109,7 +112,7 @@ export function serveStream(stream: MuxStream, resources: ReadonlyMap<string, Re
     clearTimeout(timer);
     untrack();
     if (connected) {
-      ctx.log.info('connection.closed', { ...fields, bytesIn: target.bytesRead, bytesOut: target.bytesWritten });
+      ctx.log.debug('connection.closed', { ...fields, bytesIn: target.bytesRead, bytesOut: target.bytesWritten });
       ctx.onClosed?.({ bytesIn: target.bytesRead, bytesOut: target.bytesWritten, durationMs: Date.now() - openedAt });
     }
     // A target that closed after a clean FIN already ended the stream through pipe();
