@@ -296,10 +296,12 @@ export function echo(stream: MuxStream, data: Buffer): Promise<Buffer> {
         got += chunk.length;
         if (got >= data.length) {
           stream.off('data', onData);
+          stream.off('error', reject);
           resolve(Buffer.concat(chunks));
         }
       };
       stream.on('data', onData);
+      // Removed on success: a stream echoed through in a loop must not collect listeners.
       stream.once('error', reject);
       stream.write(data);
     }),
