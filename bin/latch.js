@@ -19,6 +19,9 @@ if (!process.features.typescript) {
   process.exit(res.status ?? 1);
 }
 
+// `connect` relays traffic: restart once in place with the relay heap settings (relayProcess.js).
+const { restartAsRelay } = await import('./relayProcess.js');
+restartAsRelay(fileURLToPath(import.meta.url), ['connect']);
 // Cache compiled code between runs: type-stripping and compiling the sources cost about a third
 // of start-up CPU and ~28 MiB of RSS on every start otherwise (measured).
 const { enableCompileCache } = await import('node:module');
