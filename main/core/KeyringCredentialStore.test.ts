@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -88,7 +90,7 @@ void test('no session bus: every operation is KEYCHAIN_UNAVAILABLE with a clear 
 });
 
 /** Runs the availability probe in a child process whose environment is exactly `env`. */
-async function probeIn(env: NodeJS.ProcessEnv): Promise<{ out: string; ms: number }> {
+async function probeIn(env: NodeJS.ProcessEnv, timeoutMs?: number): Promise<{ out: string; ms: number }> {
   const started = Date.now();
   const child = spawn(
     process.execPath,
@@ -96,7 +98,7 @@ async function probeIn(env: NodeJS.ProcessEnv): Promise<{ out: string; ms: numbe
       '--input-type=module',
       '-e',
       `import { KeyringCredentialStore } from ${JSON.stringify(new URL('./KeyringCredentialStore.ts', import.meta.url).href)};
-       try { await new KeyringCredentialStore({ service: ${JSON.stringify(service())} }).assertAvailable(); process.stdout.write('available'); }
+       try { await new KeyringCredentialStore({ service: ${JSON.stringify(service())}${timeoutMs === undefined ? '' : `, timeoutMs: ${timeoutMs}`} }).assertAvailable(); process.stdout.write('available'); }
        catch (e) { process.stdout.write(String(e.code) + ' ' + e.message); }`,
     ],
     { env: { PATH: process.env['PATH'] ?? '', ...env } },
@@ -120,6 +122,24 @@ async function probeIn(env: NodeJS.ProcessEnv): Promise<{ out: string; ms: numbe
 void test('a dead bus is KEYCHAIN_UNAVAILABLE, not a fallback to another store', async () => {
   const { out } = await probeIn({ HOME: tmpdir(), DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' });
   assert.match(out, /^LATCH_ERR_KEYCHAIN_UNAVAILABLE .*Secret Service/);
+});
+
+void test('a bus that never answers is KEYCHAIN_UNAVAILABLE at the timeout, and the process can exit', async () => {
+  // A session bus whose other end accepts the connection and then never says a word.
+  const dir = await mkdtemp(join(tmpdir(), 'latch-silent-bus-'));
+  const path = join(dir, 'bus');
+  const held: Socket[] = [];
+  const server = createServer((socket) => held.push(socket));
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  try {
+    const { out, ms } = await probeIn({ HOME: tmpdir(), DBUS_SESSION_BUS_ADDRESS: `unix:path=${path}` }, 1_500);
+    assert.match(out, /^LATCH_ERR_KEYCHAIN_UNAVAILABLE .*accepted a connection but did not answer within 1500 ms/);
+    assert.ok(ms < 15_000, `took ${ms} ms`);
+  } finally {
+    for (const socket of held) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 void test('a bus with no Secret Service on it is KEYCHAIN_UNAVAILABLE', async () => {

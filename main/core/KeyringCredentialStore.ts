@@ -3,6 +3,7 @@ import { AsyncEntry, findCredentialsAsync } from '@napi-rs/keyring';
 import type { EntryOptions } from '@napi-rs/keyring';
 import { ErrorCode, LatchError } from '../../common/errors.ts';
 import type { CredentialStore } from './CredentialStore.ts';
+import { probeSessionBus } from './probeSessionBus.ts';
 
 export interface KeyringCredentialStoreOptions {
   /** Keychain service name; every item Latch writes carries it. */
@@ -10,20 +11,32 @@ export interface KeyringCredentialStoreOptions {
   /** Environment consulted to explain a failure (Linux: DBUS_SESSION_BUS_ADDRESS). */
   env: NodeJS.ProcessEnv;
   platform: NodeJS.Platform;
+  /**
+   * Longest wait for one keychain call. A keychain that never answers (a session bus whose other
+   * end stopped reading) would otherwise hang sign-in, logout or the wipe forever. Generous,
+   * because on macOS and Windows a call may wait for the person to allow access in a dialog.
+   */
+  timeoutMs: number;
 }
 
 export function defaultOptions(): KeyringCredentialStoreOptions {
-  return { service: 'latch', env: process.env, platform: process.platform };
+  return { service: 'latch', env: process.env, platform: process.platform, timeoutMs: 60_000 };
 }
 
 export function validateOptions(options: KeyringCredentialStoreOptions): KeyringCredentialStoreOptions {
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(options.service)) {
     throw new LatchError(ErrorCode.CONFIG, `invalid keychain service name "${options.service}"`);
   }
+  if (!Number.isInteger(options.timeoutMs) || options.timeoutMs < 1 || options.timeoutMs > 600_000) {
+    throw new LatchError(ErrorCode.CONFIG, `keychain timeoutMs must be an integer in 1..600000 (got ${options.timeoutMs})`);
+  }
   return options;
 }
 
 const CANARY_PREFIX = 'latch-probe:';
+
+/** Longest wait for the session bus to answer its handshake before a keychain call. */
+const BUS_PROBE_MS = 5_000;
 
 /**
  * CredentialStore over the OS keychain through @napi-rs/keyring: macOS Keychain, Windows
@@ -62,21 +75,21 @@ export class KeyringCredentialStore implements CredentialStore {
   }
 
   async set(account: string, secret: string): Promise<void> {
-    await this.#call('store a secret in', async () => this.#entry(account).setPassword(secret));
+    await this.#call('store a secret in', async (signal) => this.#entry(account).setPassword(secret, signal));
   }
 
   async get(account: string): Promise<string | null> {
-    return this.#call('read a secret from', async () => this.#entry(account).getPassword());
+    return this.#call('read a secret from', async (signal) => this.#entry(account).getPassword(signal));
   }
 
   async delete(account: string): Promise<boolean> {
-    return this.#call('delete a secret from', async () => this.#entry(account).deleteCredential());
+    return this.#call('delete a secret from', async (signal) => this.#entry(account).deleteCredential(signal));
   }
 
   async list(): Promise<string[]> {
     // The bus check comes first: without it findCredentials may consult the kernel keyring.
     this.#assertBus();
-    const found = await this.#call('list secrets in', async () => findCredentialsAsync(this.service));
+    const found = await this.#call('list secrets in', async (signal) => findCredentialsAsync(this.service, undefined, signal));
     return found.map((c) => c.account).filter((a) => !a.startsWith(CANARY_PREFIX));
   }
 
@@ -94,14 +107,43 @@ export class KeyringCredentialStore implements CredentialStore {
     }
   }
 
-  async #call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one keychain call, bounded by timeoutMs. The binding is handed an AbortSignal, and the
+   * wait ends at the deadline even if the native call does not notice it (a call blocked in a
+   * worker thread cannot be interrupted); the caller gets KEYCHAIN_UNAVAILABLE either way.
+   */
+  async #call<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    await this.#assertBusAnswers();
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(this.#unavailable(`the keychain did not answer within ${this.#options.timeoutMs} ms (asked to ${what} it)`));
+      }, this.#options.timeoutMs);
+    });
     try {
-      return await fn();
+      return await Promise.race([fn(controller.signal), timedOut]);
     } catch (err) {
       if (err instanceof LatchError) throw err;
       const detail = err instanceof Error ? err.message : String(err);
       throw this.#unavailable(`could not ${what} the keychain: ${detail}`, err);
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  /**
+   * Linux: the binding connects to the session bus synchronously, on the JS thread, so a bus that
+   * accepts connections and never answers would freeze the whole process (no timer could fire).
+   * Ask the bus first, asynchronously and with a deadline.
+   */
+  async #assertBusAnswers(): Promise<void> {
+    if (this.#options.platform !== 'linux') return;
+    const bus = this.#options.env['DBUS_SESSION_BUS_ADDRESS'];
+    if (bus === undefined || bus === '') return; // #assertBus names this case
+    const problem = await probeSessionBus(bus, Math.min(this.#options.timeoutMs, BUS_PROBE_MS));
+    if (problem !== null) throw this.#unavailable(problem);
   }
 
   #unavailable(detail: string, cause?: unknown): LatchError {
