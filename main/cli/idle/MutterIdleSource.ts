@@ -2,6 +2,7 @@ import { ErrorCode, LatchError } from '../../../common/errors.ts';
 import type { IdleSample, IdleSource } from '../../core/idle/IdleSource.ts';
 import { dbusCall, dbusErrorName, hasSessionBus, parseDbusUint, type DbusTool } from './dbusCli.ts';
 import type { LockProbe } from './ScreenSaverLockProbe.ts';
+import type { LoopedCommands } from './CommandLoop.ts';
 
 export const MUTTER_IDLE_MONITOR = {
   dest: 'org.gnome.Mutter.IdleMonitor',
@@ -16,6 +17,8 @@ export interface MutterIdleSourceOptions {
   env: NodeJS.ProcessEnv;
   timeoutMs: number;
   lockProbe: LockProbe | null;
+  /** Runs the D-Bus client in long-lived shells (no fork of this process per sample); closed with the source. */
+  commands: LoopedCommands | null;
 }
 
 /**
@@ -28,7 +31,7 @@ export class MutterIdleSource implements IdleSource {
   #closed = false;
 
   constructor(options: Pick<MutterIdleSourceOptions, 'tool'> & Partial<MutterIdleSourceOptions>) {
-    this.#options = { env: process.env, timeoutMs: 2_000, lockProbe: null, ...options };
+    this.#options = { env: process.env, timeoutMs: 2_000, lockProbe: null, commands: null, ...options };
     if (!hasSessionBus(this.#options.env)) {
       throw new LatchError(ErrorCode.IDLE_UNAVAILABLE, 'idle source mutter needs the session bus: DBUS_SESSION_BUS_ADDRESS is not set and XDG_RUNTIME_DIR/bus does not exist');
     }
@@ -37,8 +40,8 @@ export class MutterIdleSource implements IdleSource {
 
   async sample(): Promise<IdleSample> {
     if (this.#closed) throw new LatchError(ErrorCode.IDLE_SAMPLE_FAILED, 'idle source mutter is closed');
-    const { tool, env, timeoutMs, lockProbe } = this.#options;
-    const [res, locked] = await Promise.all([dbusCall(tool, MUTTER_IDLE_MONITOR, env, timeoutMs), lockProbe ? lockProbe.locked() : Promise.resolve(false)]);
+    const { tool, env, timeoutMs, lockProbe, commands } = this.#options;
+    const [res, locked] = await Promise.all([dbusCall(tool, MUTTER_IDLE_MONITOR, env, timeoutMs, commands?.run), lockProbe ? lockProbe.locked() : Promise.resolve(false)]);
     if (!res.ok) {
       const name = dbusErrorName(res.stderr);
       const why = name === 'org.freedesktop.DBus.Error.ServiceUnknown' || name === 'org.freedesktop.DBus.Error.NameHasNoOwner' ? 'GNOME Shell (Mutter) is not running on this session bus' : res.detail;
@@ -51,5 +54,6 @@ export class MutterIdleSource implements IdleSource {
 
   close(): void {
     this.#closed = true;
+    this.#options.commands?.close();
   }
 }

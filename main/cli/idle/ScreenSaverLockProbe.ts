@@ -1,5 +1,7 @@
 import { ErrorCode, LatchError } from '../../../common/errors.ts';
 import { dbusCall, dbusErrorName, parseDbusBool, type DbusTool } from './dbusCli.ts';
+import { runCommand } from './runCommand.ts';
+import type { CommandRunner } from './CommandLoop.ts';
 
 /** Tells whether the screen is locked. */
 export interface LockProbe {
@@ -35,6 +37,8 @@ export interface ScreenSaverLockProbeOptions {
   /** Which screensaver service is present is looked up again after this long (one may start later). */
   recheckMs: number;
   now: () => number;
+  /** How the D-Bus client is run (LoopedCommands.run keeps it in a long-lived shell). */
+  run: CommandRunner;
 }
 
 /**
@@ -49,14 +53,14 @@ export class ScreenSaverLockProbe implements LockProbe {
   #checkedAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: Pick<ScreenSaverLockProbeOptions, 'tool' | 'env'> & Partial<ScreenSaverLockProbeOptions>) {
-    this.#options = { timeoutMs: 2_000, recheckMs: 10_000, now: () => performance.now(), ...options };
+    this.#options = { timeoutMs: 2_000, recheckMs: 10_000, now: () => performance.now(), run: runCommand, ...options };
   }
 
   async locked(): Promise<boolean> {
     const service = await this.#currentService();
     if (!service) return false;
-    const { tool, env, timeoutMs } = this.#options;
-    const res = await dbusCall(tool, { dest: service.name, path: service.path, method: service.method }, env, timeoutMs);
+    const { tool, env, timeoutMs, run } = this.#options;
+    const res = await dbusCall(tool, { dest: service.name, path: service.path, method: service.method }, env, timeoutMs, run);
     if (!res.ok) {
       const name = dbusErrorName(res.stderr);
       if (name !== undefined && NOT_PROVIDED.has(name)) {
@@ -71,7 +75,7 @@ export class ScreenSaverLockProbe implements LockProbe {
   }
 
   async #currentService(): Promise<ScreenSaverService | null> {
-    const { tool, env, timeoutMs, recheckMs, now } = this.#options;
+    const { tool, env, timeoutMs, recheckMs, now, run } = this.#options;
     if (now() - this.#checkedAt < recheckMs) return this.#service;
     let found: ScreenSaverService | null = null;
     for (const service of SCREENSAVER_SERVICES) {
@@ -80,6 +84,7 @@ export class ScreenSaverLockProbe implements LockProbe {
         { dest: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', method: 'org.freedesktop.DBus.NameHasOwner', args: [service.name] },
         env,
         timeoutMs,
+        run,
       );
       const owned = res.ok ? parseDbusBool(res.stdout) : undefined;
       if (owned === undefined) throw new LatchError(ErrorCode.IDLE_SAMPLE_FAILED, `could not ask the session bus for ${service.name}: ${res.ok ? res.stdout.trim() : res.detail}`);

@@ -2,6 +2,7 @@ import { ErrorCode, LatchError } from '../../../common/errors.ts';
 import type { IdleSample, IdleSource } from '../../core/idle/IdleSource.ts';
 import { runCommand } from './runCommand.ts';
 import type { LockProbe } from './ScreenSaverLockProbe.ts';
+import type { LoopedCommands } from './CommandLoop.ts';
 
 export interface X11IdleSourceOptions {
   /** Must hold DISPLAY; also XAUTHORITY where the display needs it. */
@@ -12,10 +13,12 @@ export interface X11IdleSourceOptions {
   timeoutMs: number;
   /** Screen lock; null: none known, read as unlocked. */
   lockProbe: LockProbe | null;
+  /** Runs xprintidle in a long-lived shell (no fork of this process per sample); closed with the source. */
+  commands: LoopedCommands | null;
 }
 
 export function defaultX11IdleSourceOptions(): X11IdleSourceOptions {
-  return { env: process.env, xprintidle: 'xprintidle', timeoutMs: 2_000, lockProbe: null };
+  return { env: process.env, xprintidle: 'xprintidle', timeoutMs: 2_000, lockProbe: null, commands: null };
 }
 
 /** xprintidle prints the XScreenSaver extension's idle time in milliseconds, one line. */
@@ -49,8 +52,9 @@ export class X11IdleSource implements IdleSource {
 
   async sample(): Promise<IdleSample> {
     if (this.#closed) throw new LatchError(ErrorCode.IDLE_SAMPLE_FAILED, 'idle source x11 is closed');
-    const { env, xprintidle, timeoutMs, lockProbe } = this.#options;
-    const [res, locked] = await Promise.all([runCommand(xprintidle, [], { env, timeoutMs }), lockProbe ? lockProbe.locked() : Promise.resolve(false)]);
+    const { env, xprintidle, timeoutMs, lockProbe, commands } = this.#options;
+    const run = commands?.run ?? runCommand;
+    const [res, locked] = await Promise.all([run(xprintidle, [], { env, timeoutMs }), lockProbe ? lockProbe.locked() : Promise.resolve(false)]);
     if (!res.ok) {
       throw new LatchError(ErrorCode.IDLE_SAMPLE_FAILED, `xprintidle on display ${this.display} failed: ${res.detail}`);
     }
@@ -61,5 +65,6 @@ export class X11IdleSource implements IdleSource {
 
   close(): void {
     this.#closed = true;
+    this.#options.commands?.close();
   }
 }

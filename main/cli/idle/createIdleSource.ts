@@ -3,6 +3,7 @@ import { IdleSourceKind, type IdleSource } from '../../core/idle/IdleSource.ts';
 import { NoneIdleSource } from '../../core/idle/NoneIdleSource.ts';
 import { SuspendAwareIdleSource } from '../../core/idle/SuspendAwareIdleSource.ts';
 import { dbusCall, findDbusTool, hasSessionBus, parseDbusBool, type DbusTool } from './dbusCli.ts';
+import { LoopedCommands } from './CommandLoop.ts';
 import { findExecutable } from './findExecutable.ts';
 import { MacIdleSource } from './MacIdleSource.ts';
 import { MUTTER_IDLE_MONITOR, MutterIdleSource } from './MutterIdleSource.ts';
@@ -58,7 +59,7 @@ async function createOsIdleSource(kind: IdleSourceKind, environment: IdleEnviron
       if (!(await mutterPresent(tool, vars, timeoutMs))) {
         throw unavailable(`idle source mutter needs GNOME Shell: ${MUTTER_IDLE_MONITOR.dest} is not on the session bus`);
       }
-      return new MutterIdleSource({ tool, env: vars, timeoutMs, lockProbe: new ScreenSaverLockProbe({ tool, env: vars, timeoutMs }) });
+      return createMutter(tool, vars, timeoutMs);
     }
     case IdleSourceKind.AUTO: {
       if (platform === 'win32') return createOsIdleSource(IdleSourceKind.WINDOWS, environment);
@@ -66,9 +67,7 @@ async function createOsIdleSource(kind: IdleSourceKind, environment: IdleEnviron
       const tool = findDbusTool(vars);
       // An unreachable bus only rules Mutter out here; X11 may still work.
       const mutter = tool && hasSessionBus(vars) ? await mutterPresent(tool, vars, timeoutMs).catch(() => false) : false;
-      if (tool && mutter) {
-        return new MutterIdleSource({ tool, env: vars, timeoutMs, lockProbe: new ScreenSaverLockProbe({ tool, env: vars, timeoutMs }) });
-      }
+      if (tool && mutter) return createMutter(tool, vars, timeoutMs);
       if (vars.WAYLAND_DISPLAY) {
         throw unavailable(
           `no idle source for this Wayland session: ${MUTTER_IDLE_MONITOR.dest} (GNOME) is not on the session bus, and the X server under Wayland does not see Wayland input. Use --idle none (explicit renew only).`,
@@ -89,8 +88,15 @@ function createX11(vars: NodeJS.ProcessEnv, timeoutMs: number): IdleSource {
   if (!xprintidle) throw unavailable('idle source x11 needs the xprintidle program (Debian/Ubuntu package: xprintidle)');
   // Lock state is optional for X11: without a session bus or a screensaver, read as unlocked.
   const tool = hasSessionBus(vars) ? findDbusTool(vars) : undefined;
-  const lockProbe = tool ? new ScreenSaverLockProbe({ tool, env: vars, timeoutMs }) : null;
-  return new X11IdleSource({ env: vars, xprintidle, timeoutMs, lockProbe });
+  // Asked every second: the helpers run in long-lived shells, not forked from this process each time.
+  const commands = new LoopedCommands();
+  const lockProbe = tool ? new ScreenSaverLockProbe({ tool, env: vars, timeoutMs, run: commands.run }) : null;
+  return new X11IdleSource({ env: vars, xprintidle, timeoutMs, lockProbe, commands });
+}
+
+function createMutter(tool: DbusTool, vars: NodeJS.ProcessEnv, timeoutMs: number): IdleSource {
+  const commands = new LoopedCommands();
+  return new MutterIdleSource({ tool, env: vars, timeoutMs, lockProbe: new ScreenSaverLockProbe({ tool, env: vars, timeoutMs, run: commands.run }), commands });
 }
 
 function requireDbusTool(vars: NodeJS.ProcessEnv, kind: string): DbusTool {

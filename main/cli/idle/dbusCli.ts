@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { findExecutable } from './findExecutable.ts';
 import { runCommand, type RunCommandResult } from './runCommand.ts';
+import type { CommandRunner } from './CommandLoop.ts';
 
 /**
  * Session-bus method calls through a command-line client: `gdbus` (Debian libglib2.0-bin) or
@@ -46,8 +47,8 @@ export function dbusCallArgs(tool: DbusTool, call: DbusMethodCall): string[] {
   return ['--session', '--print-reply', `--dest=${call.dest}`, call.path, call.method, ...args.map((a) => `string:${a}`)];
 }
 
-export function dbusCall(tool: DbusTool, call: DbusMethodCall, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<RunCommandResult> {
-  return runCommand(tool, dbusCallArgs(tool, call), { env, timeoutMs });
+export function dbusCall(tool: DbusTool, call: DbusMethodCall, env: NodeJS.ProcessEnv, timeoutMs: number, run: CommandRunner = runCommand): Promise<RunCommandResult> {
+  return run(tool, dbusCallArgs(tool, call), { env, timeoutMs });
 }
 
 /** The D-Bus error name a failed call printed (both tools print it), e.g. 'org.freedesktop.DBus.Error.ServiceUnknown'. */
