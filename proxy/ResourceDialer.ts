@@ -62,7 +62,8 @@ export function serveStream(stream: MuxStream, resources: ReadonlyMap<string, Re
       return;
     }
     // A clean close (FIN both ways): let the target flush what it still holds, then close.
-    target.end();
+    // Usually the relay has ended it already; end() again would only build an error object.
+    if (!target.writableEnded) target.end();
     setTimeout(() => target.destroy(), FLUSH_GRACE_MS).unref();
   });
 
