@@ -25,6 +25,8 @@ export interface BenchPath {
    * when other work on the machine skews their throughput.
    */
   relayCpuSeconds(): number;
+  /** Measurements (by label: bulk, latency, concurrency) that say nothing for this path. */
+  readonly skips?: readonly string[];
   /** Recent output of the path's processes, shown when a measurement fails. */
   diagnostics(): string;
   stop(): Promise<void>;

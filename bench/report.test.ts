@@ -39,3 +39,15 @@ test('targets say met or MISS from the medians; a missing path is "not measured"
   const partial = formatTargets([path('direct', [1000], [30], [300]), path('latch', [330], [110], [700])]);
   assert.match(partial, /Latch bulk ≥ 1\.0× ssh -L: not measured/);
 });
+
+test('with the node-tls floor measured: a latch/node-tls column, no 500-connection figure for it, and the latency note', () => {
+  const floor = path('node-tls', [400], [150], []);
+  const paths = [path('direct', [1000], [30], [300]), path('ssh', [300], [130], [800]), floor, path('latch', [330], [165], [700])];
+  const table = formatTable(paths, shape);
+  assert.match(table, /latch\/node-tls$/m);
+  assert.match(table, /p50, µs ↓\s+30\s+130\s+150\s+165\s+5\.50×\s+1\.27×\s+1\.10×$/m);
+  assert.match(table, /500 conns × 64 KiB echo, ms ↓\s+300\s+800\s+—\s+700\s+2\.33×\s+0\.88×\s+—$/m);
+  const targets = formatTargets(paths);
+  assert.match(targets, /note {2}p50 of two plain Node TLS relays .*: 1\.15× ssh -L; Latch: 1\.10× that floor/);
+  assert.doesNotMatch(formatTargets(paths.filter((p) => p !== floor)), /note/);
+});

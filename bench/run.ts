@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { Children } from './Children.ts';
 import { type BenchPath, type TargetPorts, directPath } from './BenchPath.ts';
 import { startSshPath } from './sshPath.ts';
+import { startNodeTlsPath } from './nodeTlsPath.ts';
 import { startLatchPath } from './latchPath.ts';
 import { measureBulk, measureConcurrency, measureLatency } from './loadgen.ts';
 import { type PathSamples, Metric, emptySamples, formatMemory, formatTable, formatTargets } from './report.ts';
@@ -21,7 +22,7 @@ import { summarizeProfiles } from './profileSummary.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(HERE);
-const PATH_NAMES = ['direct', 'ssh', 'latch'] as const;
+const PATH_NAMES = ['direct', 'ssh', 'node-tls', 'latch'] as const;
 type PathName = (typeof PATH_NAMES)[number];
 
 const USAGE = `usage: npm run bench -- [--reps N] [--bulk-mib N] [--round-trips N] [--connections N]
@@ -129,7 +130,9 @@ async function main(): Promise<number> {
             ? directPath(targets)
             : name === 'ssh'
               ? await startSshPath(children, targets, join(work, 'ssh'))
-              : await startLatchPath(children, targets, { root: ROOT, dir: join(work, 'latch'), profileDir: settings.profileDir });
+              : name === 'node-tls'
+                ? await startNodeTlsPath(children, targets, join(work, 'node-tls'))
+                : await startLatchPath(children, targets, { root: ROOT, dir: join(work, 'latch'), profileDir: settings.profileDir });
         paths.push(path);
         results.push({ name: path.name, description: path.description, samples: emptySamples(), errors: [], memory: [] });
         console.log(`bench: ${path.description}`);
@@ -169,6 +172,7 @@ async function main(): Promise<number> {
       for (let rep = 1; rep <= settings.reps; rep++) {
         for (const [i, path] of paths.entries()) {
           const record = results[i] as PathSamples;
+          if (path.skips?.includes(label) === true) continue;
           const remaining = settings.budgetMs - (performance.now() - began);
           if (remaining < 5_000) {
             record.errors.push(`${label} #${rep}: skipped, time budget spent`);
