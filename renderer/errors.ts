@@ -12,6 +12,7 @@ const HINTS: Partial<Record<SerializedError['code'], string>> = {
   [ErrorCode.KEYCHAIN_UNAVAILABLE]: 'The system keychain is not available, and Latch never stores secrets anywhere else.',
   [ErrorCode.RENEWAL_LIMIT]: 'No renewals are left for this session. Sign in again to keep working.',
   [ErrorCode.SESSION_ENDED]: 'The session has ended.',
+  [ErrorCode.POLICY_LOCKED]: 'Your administrator has set this and it cannot be changed here.',
 };
 
 export interface ShownError {
