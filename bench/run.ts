@@ -1,4 +1,5 @@
-// `npm run bench`: direct loopback TCP, `ssh -L` and Latch side by side in one run, on
+// `npm run bench`: direct loopback TCP, `ssh -L`, two plain Node TLS relays (node-tls, the floor
+// under any relay built on Node's TLS; bench/nodeTlsPath.ts) and Latch side by side in one run, on
 // 127.0.0.1 only. For each path: 1 GiB bulk into a counting sink, 64-byte ping-pong latency
 // (p50/p99 over 10,000 round trips after a warm-up), and 500 concurrent connections each echoing
 // 64 KiB with every byte verified. Each measurement runs --reps times, interleaved across the
