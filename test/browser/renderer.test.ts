@@ -14,6 +14,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
@@ -122,6 +123,39 @@ async function state(page: Page, name: string): Promise<void> {
 
 /** The renderer and the page's bridge script, built once for every window of this file. */
 const buildDir = mkdtempSync(join(tmpdir(), 'latch-browser-build-'));
+/**
+ * Polls `check` from the test side until it holds, at most STEP_MS. (page.waitForFunction would
+ * evaluate a string in the page, which the window's CSP rightly refuses.)
+ */
+async function waitUntil(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + STEP_MS;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${STEP_MS} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** Stops what a describe block started (any part may be missing), then empties its keychain service and work folder. */
+async function closeAll(parts: {
+  browser: Browser | undefined;
+  engine: ClientEngine | undefined;
+  bridge: BridgeServer | undefined;
+  proxy: ProxyFixture | undefined;
+  target: { server: net.Server } | undefined;
+  service: string;
+  work: string;
+}): Promise<void> {
+  await parts.browser?.close().catch(() => undefined);
+  await parts.engine?.close().catch(() => undefined);
+  await parts.bridge?.close().catch(() => undefined);
+  await parts.proxy?.stop().catch(() => undefined);
+  parts.target?.server.close();
+  // Anything the block left in its keychain service goes too.
+  const store = new KeyringCredentialStore({ service: parts.service });
+  for (const account of await store.list().catch(() => [])) await store.delete(account).catch(() => false);
+  rmSync(parts.work, { recursive: true, force: true });
+}
+
 let built: Promise<{ staticDir: string; bridgeScript: string }> | undefined;
 function buildOnce(): Promise<{ staticDir: string; bridgeScript: string }> {
   built ??= Promise.all([buildRenderer(join(buildDir, 'renderer')), buildBridgeScript()]).then(([staticDir, bridgeScript]) => ({ staticDir, bridgeScript }));
@@ -224,15 +258,7 @@ describe('renderer in Chromium against the real engine and proxy', { skip, timeo
 
   after(async () => {
     tunnelSocket?.socket.destroy();
-    await browser?.close().catch(() => undefined);
-    await engine?.close().catch(() => undefined);
-    await bridge?.close().catch(() => undefined);
-    await proxy?.stop().catch(() => undefined);
-    target?.server.close();
-    // Anything this run left in its keychain service goes too.
-    const leftover = await new KeyringCredentialStore({ service }).list().catch(() => []);
-    for (const account of leftover) await new KeyringCredentialStore({ service }).delete(account).catch(() => false);
-    rmSync(work, { recursive: true, force: true });
+    await closeAll({ browser, engine, bridge, proxy, target, service, work });
   });
 
   test('signed out: the sign-in screen', async () => {
@@ -451,16 +477,7 @@ describe('the sign-in form under a managed, locked proxy', { skip, timeout: 120_
     page = await openWindow(browser, bridge.url, bridgeScript, problems);
   });
 
-  after(async () => {
-    await browser?.close().catch(() => undefined);
-    await engine?.close().catch(() => undefined);
-    await bridge?.close().catch(() => undefined);
-    await proxy?.stop().catch(() => undefined);
-    target?.server.close();
-    const leftover = await new KeyringCredentialStore({ service }).list().catch(() => []);
-    for (const account of leftover) await new KeyringCredentialStore({ service }).delete(account).catch(() => false);
-    rmSync(work, { recursive: true, force: true });
-  });
+  after(() => closeAll({ browser, engine, bridge, proxy, target, service, work }));
 
   test('the password form shows the proxy pre-filled, read-only, with the administrator note', async () => {
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
@@ -468,7 +485,7 @@ describe('the sign-in form under a managed, locked proxy', { skip, timeout: 120_
     const url = page.getByRole('textbox', { name: 'Proxy URL' });
     const fingerprint = page.getByRole('textbox', { name: 'CA fingerprint' });
     // The view arrives through settings:get: wait for it, bounded by the page's step timeout.
-    await page.waitForFunction(`document.getElementById('proxy-url')?.value === ${JSON.stringify(proxy!.url)}`, null, { timeout: STEP_MS });
+    await waitUntil('the managed proxy URL in the form', async () => (await url.inputValue()) === proxy!.url);
     assert.equal(await url.inputValue(), proxy!.url);
     assert.equal(await fingerprint.inputValue(), proxy!.fingerprint);
     const note = page.locator('#managed-proxy-note');
@@ -533,10 +550,10 @@ describe('the sign-in form under a managed, locked proxy', { skip, timeout: 120_
     await page.getByRole('button', { name: 'Sign in again' }).click();
     await page.getByRole('radio', { name: 'User and password' }).check();
     const url = page.getByRole('textbox', { name: 'Proxy URL' });
-    await page.waitForFunction(`document.getElementById('proxy-url')?.readOnly === true`, null, { timeout: STEP_MS });
+    await waitUntil('the proxy URL read-only', async () => (await url.getAttribute('readonly')) !== null);
     assert.ok(unlockedView?.managedProxy && !unlockedView.managedProxy.locked);
     bridge!.emit('settings:changed', unlockedView);
-    await page.waitForFunction(`document.getElementById('proxy-url')?.readOnly === false`, null, { timeout: STEP_MS });
+    await waitUntil('the proxy URL editable', async () => (await url.getAttribute('readonly')) === null);
     assert.equal(await url.inputValue(), proxy!.url);
     assert.equal(await page.getByRole('textbox', { name: 'CA fingerprint' }).inputValue(), proxy!.fingerprint);
     assert.equal(await url.getAttribute('aria-describedby'), null);

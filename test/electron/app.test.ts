@@ -23,6 +23,16 @@ import { startProxyFixture } from '../browser/support/proxyFixture.ts';
 import type { ProxyFixture } from '../browser/support/proxyFixture.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
+
+/** Starts the built app (dist/electron) with `env` on top of ours and waits for its window. */
+async function launchApp(executablePath: string, env: Record<string, string>): Promise<{ app: ElectronApplication; page: Page }> {
+  const merged: Record<string, string> = {};
+  for (const [key, value] of Object.entries({ ...process.env, ...env })) if (value !== undefined) merged[key] = value;
+  const app = await _electron.launch({ executablePath, args: [join(ROOT, 'dist', 'electron', 'main.mjs')], env: merged, timeout: 60_000 });
+  const page = await app.firstWindow();
+  page.setDefaultTimeout(20_000);
+  return { app, page };
+}
 const IDLE_TIMEOUT_S = 12;
 const WARN_BEFORE_S = 4;
 const USER = { name: 'ann', password: 'correct horse battery' };
@@ -85,14 +95,7 @@ describe('the desktop app in Electron', { timeout: 240_000 }, () => {
       user: USER,
     });
     assert.ok('path' in binary);
-    app = await _electron.launch({
-      executablePath: binary.path,
-      args: [join(ROOT, 'dist', 'electron', 'main.mjs')],
-      env: { ...process.env, LATCH_CONFIG_DIR: join(work, 'client'), LATCH_KEYCHAIN_SERVICE: service, LATCH_E2E_PROBE: '1' },
-      timeout: 60_000,
-    });
-    page = await app.firstWindow();
-    page.setDefaultTimeout(20_000);
+    ({ app, page } = await launchApp(binary.path, { LATCH_CONFIG_DIR: join(work, 'client'), LATCH_KEYCHAIN_SERVICE: service, LATCH_E2E_PROBE: '1' }));
   });
 
   after(async () => {
@@ -216,14 +219,7 @@ describe('the desktop app under a managed, locked proxy', { timeout: 120_000 }, 
     writeFileSync(LINUX_POLICY_FILE, JSON.stringify({ proxyUrl: proxy.url, caFingerprint: proxy.fingerprint, lockProxy: true }), { flag: 'wx', mode: 0o644 });
     wrotePolicy = true;
     assert.ok('path' in binary);
-    app = await _electron.launch({
-      executablePath: binary.path,
-      args: [join(ROOT, 'dist', 'electron', 'main.mjs')],
-      env: { ...process.env, LATCH_CONFIG_DIR: join(work, 'client'), LATCH_KEYCHAIN_SERVICE: service },
-      timeout: 60_000,
-    });
-    page = await app.firstWindow();
-    page.setDefaultTimeout(20_000);
+    ({ app, page } = await launchApp(binary.path, { LATCH_CONFIG_DIR: join(work, 'client'), LATCH_KEYCHAIN_SERVICE: service }));
   });
 
   after(async () => {
