@@ -63,6 +63,43 @@ function runProcess(args: string[], options: { env?: NodeJS.ProcessEnv; input?: 
 const printed = new WeakMap<ChildProcess, { text: string }>();
 
 /** Starts recording a child's stdout, so a wait never misses what arrived before it began. */
+/** A port N such that N and N+1 were both free a moment ago (bounded number of tries). */
+async function freePortPair(): Promise<number> {
+  const listenOn = (port: number): Promise<net.Server | null> =>
+    new Promise((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(null));
+      server.listen(port, '127.0.0.1', () => resolve(server));
+    });
+  const close = (server: net.Server): Promise<void> => new Promise((resolve) => server.close(() => resolve()));
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const first = await listenOn(0);
+    if (first === null) continue;
+    const base = portOf(first);
+    const second = base < 65535 ? await listenOn(base + 1) : null;
+    await close(first);
+    if (second !== null) {
+      await close(second);
+      return base;
+    }
+  }
+  throw new Error('no two adjacent free loopback ports in 20 tries');
+}
+
+/** SIGKILLs every child still running, except `keep` (the proxy between tests). */
+function killChildren(keep?: ChildProcess): void {
+  for (const child of children) {
+    if (child !== keep && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+
+/** End of a describe block: every child, the echo server, the work folder. */
+async function teardown(echo: net.Server | undefined, work: string | undefined): Promise<void> {
+  killChildren();
+  await new Promise<void>((resolve) => (echo ? echo.close(() => resolve()) : resolve()));
+  if (work) await rm(work, { recursive: true, force: true });
+}
+
 function track(child: ChildProcess): ChildProcess {
   const record = { text: '' };
   printed.set(child, record);
@@ -266,19 +303,8 @@ void describe('latch terminal client against a real proxy', { timeout: 180_000 }
   });
 
   // A failed test must not leave its `latch connect` running into the next one.
-  afterEach(() => {
-    for (const child of children) {
-      if (child !== proxy && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
-  });
-
-  after(async () => {
-    for (const child of children) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
-    await new Promise<void>((resolve) => (echo ? echo.close(() => resolve()) : resolve()));
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+  afterEach(() => killChildren(proxy));
+  after(() => teardown(echo, work));
 
   void test('a wrong CA fingerprint is CA_MISMATCH and nothing is stored', async () => {
     const wrong = `sha256:${randomBytes(32).toString('hex')}`;
@@ -388,13 +414,7 @@ void describe('latch terminal client against a real proxy', { timeout: 180_000 }
   });
 
   void test('--port N numbers the listeners N, N+1', async () => {
-    const base = await new Promise<number>((resolve) => {
-      const probe = net.createServer();
-      probe.listen(0, '127.0.0.1', () => {
-        const p = portOf(probe);
-        probe.close(() => resolve(p));
-      });
-    });
+    const base = await freePortPair();
     const child = track(spawn(NODE, [LATCH, 'connect', 'echo', 'other', '--port', String(base)], { cwd: ROOT, env: clientEnv, stdio: ['ignore', 'pipe', 'pipe'] }));
     let stderr = '';
     child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -607,19 +627,9 @@ void describe('latch connect: warnings, renew, re-authentication, fail closed', 
     clientEnv = { ...process.env, LATCH_CONFIG_DIR: configDir };
   });
 
-  afterEach(() => {
-    for (const child of children) {
-      if (child !== proxy && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
-  });
-
-  after(async () => {
-    for (const child of children) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
-    await new Promise<void>((resolve) => (echo ? echo.close(() => resolve()) : resolve()));
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+  // A failed test must not leave its `latch connect` running into the next one.
+  afterEach(() => killChildren(proxy));
+  after(() => teardown(echo, work));
 
   void test('warning, renew from another terminal, the renewal limit, status, then the idle end: exit 10, wiped, confirmed', async () => {
     const wipedBefore = await auditCount('credentials.wiped');
