@@ -22,6 +22,9 @@ const MAX_REPLY_BYTES = 64 * 1024;
 
 type Shell = ChildProcessByStdio<Writable, Readable, null>;
 
+/** What the shell answered: the command's exit status and output, or why there is no answer. */
+type Reply = { code: number; output: string } | { failure: 'spawn' | 'exit' | 'output'; detail: string };
+
 /**
  * Runs one fixed command again and again, on request, through one long-lived /bin/sh. A client
  * samples idle time every second; spawning the helper from Node each time forks the whole Node
@@ -36,7 +39,7 @@ export class CommandLoop {
   readonly #env: NodeJS.ProcessEnv;
   #shell: Shell | null = null;
   #pending = '';
-  #reply: ((reply: { code: number; output: string } | null, why: string) => void) | null = null;
+  #reply: ((reply: Reply) => void) | null = null;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
 
@@ -69,11 +72,11 @@ export class CommandLoop {
         this.#kill();
         resolve(fail('timeout', `${this.#file} did not finish within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.#reply = (reply, why) => {
+      this.#reply = (reply) => {
         clearTimeout(timer);
         this.#reply = null;
-        if (reply === null) {
-          resolve(fail(why.startsWith('output') ? 'output' : why.startsWith('spawn') ? 'spawn' : 'exit', `${this.#file}: ${why}`));
+        if ('failure' in reply) {
+          resolve(fail(reply.failure, `${this.#file}: ${reply.detail}`));
           return;
         }
         if (reply.code === 0) resolve({ ok: true, stdout: reply.output, stderr: '' });
@@ -101,24 +104,24 @@ export class CommandLoop {
       if (end === null) {
         if (this.#pending.length > MAX_REPLY_BYTES) {
           this.#kill();
-          this.#reply?.(null, `output: printed more than ${MAX_REPLY_BYTES} bytes`);
+          this.#reply?.({ failure: 'output', detail: `printed more than ${MAX_REPLY_BYTES} bytes` });
         }
         return;
       }
       const output = this.#pending.slice(0, end.index);
       this.#pending = this.#pending.slice(end.index + end[0].length);
-      this.#reply?.({ code: Number(end[1]), output: output === '' ? '' : `${output}\n` }, '');
+      this.#reply?.({ code: Number(end[1]), output: output === '' ? '' : `${output}\n` });
     });
     // A shell that was replaced (killed at a timeout) reports nothing to the request after it.
     shell.on('error', (err: NodeJS.ErrnoException) => {
       if (this.#shell !== shell) return;
       this.#shell = null;
-      this.#reply?.(null, `spawn: /bin/sh could not be started (${err.code ?? err.message})`);
+      this.#reply?.({ failure: 'spawn', detail: `/bin/sh could not be started (${err.code ?? err.message})` });
     });
     shell.on('exit', (code, signal) => {
       if (this.#shell !== shell) return;
       this.#shell = null;
-      this.#reply?.(null, `exit: the command loop ended (${code ?? signal})`);
+      this.#reply?.({ failure: 'exit', detail: `the command loop ended (${code ?? signal})` });
     });
     return shell;
   }
