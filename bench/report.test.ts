@@ -51,3 +51,11 @@ test('with the node-tls floor measured: a latch/node-tls column, no 500-connecti
   assert.match(targets, /note {2}p50 of two plain Node TLS relays .*: 1\.15× ssh -L; Latch: 1\.10× that floor/);
   assert.doesNotMatch(formatTargets(paths.filter((p) => p !== floor)), /note/);
 });
+
+test('each target also shows Latch’s ratio in every run, paired by run', () => {
+  const targets = formatTargets([path('direct', [1000, 1000], [30, 30], [300, 300]), path('ssh', [300, 200], [100, 200], [800, 400]), path('latch', [330, 300], [110, 180], [700, 500])]);
+  assert.match(targets, /Latch bulk ≥ 1\.0× ssh -L: 1\.26× \(each run: 1\.10×, 1\.50×\)/);
+  assert.match(targets, /Latch p50 ≤ ssh -L p50: 0\.97× \(each run: 1\.10×, 0\.90×\)/);
+  // One run only: nothing to spread.
+  assert.doesNotMatch(formatTargets([path('ssh', [300], [100], [800]), path('latch', [330], [110], [700])]), /each run/);
+});

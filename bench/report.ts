@@ -105,15 +105,16 @@ export function formatTargets(paths: readonly PathSamples[]): string {
   const latch = (m: Metric): number | null => medianOf(paths, 'latch', m);
   const ssh = (m: Metric): number | null => medianOf(paths, 'ssh', m);
   const direct = (m: Metric): number | null => medianOf(paths, 'direct', m);
-  const checks: Array<[string, number | null, number | null, (a: number, b: number) => boolean, string]> = [
-    ['Latch bulk ≥ 1.0× ssh -L', latch(Metric.BULK), ssh(Metric.BULK), (a, b) => a >= b, 'ratio'],
-    ['Latch bulk ≥ 0.15× direct', latch(Metric.BULK), direct(Metric.BULK), (a, b) => a >= 0.15 * b, 'ratio'],
-    ['Latch p50 ≤ ssh -L p50', latch(Metric.P50), ssh(Metric.P50), (a, b) => a <= b, 'ratio'],
-    ['Latch 500 conns ≤ ssh -L time', latch(Metric.CONCURRENCY), ssh(Metric.CONCURRENCY), (a, b) => a <= b, 'ratio'],
+  const checks: Array<[string, number | null, number | null, (a: number, b: number) => boolean, string, Metric, string]> = [
+    ['Latch bulk ≥ 1.0× ssh -L', latch(Metric.BULK), ssh(Metric.BULK), (a, b) => a >= b, 'ratio', Metric.BULK, 'ssh'],
+    ['Latch bulk ≥ 0.15× direct', latch(Metric.BULK), direct(Metric.BULK), (a, b) => a >= 0.15 * b, 'ratio', Metric.BULK, 'direct'],
+    ['Latch p50 ≤ ssh -L p50', latch(Metric.P50), ssh(Metric.P50), (a, b) => a <= b, 'ratio', Metric.P50, 'ssh'],
+    ['Latch 500 conns ≤ ssh -L time', latch(Metric.CONCURRENCY), ssh(Metric.CONCURRENCY), (a, b) => a <= b, 'ratio', Metric.CONCURRENCY, 'ssh'],
   ];
-  const lines = checks.map(([label, a, b, ok]) => {
+  const lines = checks.map(([label, a, b, ok, , metric, other]) => {
     if (a === null || b === null) return `  ?  ${label}: not measured`;
-    return `  ${ok(a, b) ? 'met ' : 'MISS'}  ${label}: ${(a / b).toFixed(2)}×`;
+    const reps = perRep(paths, metric, other);
+    return `  ${ok(a, b) ? 'met ' : 'MISS'}  ${label}: ${(a / b).toFixed(2)}×${reps === '' ? '' : ` (each run: ${reps})`}`;
   });
   // Where the latency gap comes from: Node's own TLS relays against ssh, and Latch against them.
   const floor = medianOf(paths, 'node-tls', Metric.P50);
@@ -123,6 +124,17 @@ export function formatTargets(paths: readonly PathSamples[]): string {
     lines.push(`  note  p50 of two plain Node TLS relays (node-tls, the floor of any Node TLS relay): ${(floor / sshP50).toFixed(2)}× ssh -L; Latch: ${(latchP50 / floor).toFixed(2)}× that floor`);
   }
   return lines.join('\n');
+}
+
+/**
+ * Latch's ratio to `other` in each run separately (run i of both paths was measured in the same
+ * interleaved round), so the spread behind a median is visible. Empty when counts differ.
+ */
+function perRep(paths: readonly PathSamples[], metric: Metric, other: string): string {
+  const a = paths.find((p) => p.name === 'latch')?.samples[metric] ?? [];
+  const b = paths.find((p) => p.name === other)?.samples[metric] ?? [];
+  if (a.length < 2 || a.length !== b.length) return '';
+  return a.map((v, i) => `${(v / (b[i] as number)).toFixed(2)}×`).join(', ');
 }
 
 export function formatMemory(paths: readonly PathSamples[]): string {
