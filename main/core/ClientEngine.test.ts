@@ -430,6 +430,34 @@ void test('connect: unknown resources are refused; while offline a connection is
   assert.deepEqual(s.engine.snapshot().tunnels, []);
 });
 
+void test('connection counts move in bursts: published at most every 100 ms, not once per connection', async () => {
+  const s = await live();
+  const info = await s.engine.connect('echo');
+  await flush();
+  const before = s.seen.changed.length;
+  const burst = 40;
+  // The stand-in tunnel carries no streams: each connection is accepted, counted, and reset.
+  await Promise.all(
+    Array.from(
+      { length: burst },
+      () =>
+        new Promise<void>((resolve) => {
+          const socket = net.connect({ host: '127.0.0.1', port: info.port });
+          socket.on('error', () => resolve());
+          socket.on('close', () => resolve());
+        }),
+    ),
+  );
+  await until(() => s.engine.snapshot().tunnels[0]?.connections === 0, 'every connection closed');
+  // The engine's clock is the test's: nothing is published until it moves.
+  const published = s.seen.changed.length - before;
+  assert.ok(published <= 1, `${published} snapshots before the clock moved`);
+  await s.tick(100);
+  assert.equal(s.seen.changed.length - before, published + 1, 'one snapshot for the whole burst');
+  assert.equal(s.seen.changed.at(-1)?.tunnels[0]?.connections, 0);
+  await s.engine.disconnect('echo');
+});
+
 void test('signOut() over the tunnel sends logout and resolves once the end path ran', async () => {
   const s = await live();
   const out = s.engine.signOut();
