@@ -183,6 +183,9 @@ export interface ShapeOptions {
 
 type Hasher = (sessionId: string) => string;
 
+/** Session hashes remembered per salt (bounded; cleared when full). */
+const RECENT_SESSION_HASHES = 4096;
+
 /** Per salt object: node:crypto's createHmac costs ~80 µs per call here, mostly key set-up. */
 const hashers = new WeakMap<Uint8Array, Hasher>();
 
@@ -201,7 +204,16 @@ function makeHasher(salt: Uint8Array): Hasher {
   }
   const inner = createHash('sha256').update(ipad);
   const outer = createHash('sha256').update(opad);
-  return (sessionId) => outer.copy().update(inner.copy().update(sessionId, 'utf8').digest()).digest('hex');
+  // A session is audited many times (each connection opens and closes): remember recent answers.
+  const recent = new Map<string, string>();
+  return (sessionId) => {
+    const known = recent.get(sessionId);
+    if (known !== undefined) return known;
+    const value = outer.copy().update(inner.copy().update(sessionId, 'utf8').digest()).digest('hex');
+    if (recent.size >= RECENT_SESSION_HASHES) recent.clear();
+    recent.set(sessionId, value);
+    return value;
+  };
 }
 
 /** HMAC-SHA256 of the session id under the salt, lowercase hex. */
