@@ -53,6 +53,9 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({ ports }));
 }
 
+// A clean exit on SIGTERM (how the bench stops it), so --cpu-prof can write its profile.
+process.once('SIGTERM', () => process.exit(0));
+
 main().catch((err: unknown) => {
   console.error(`tlsRelay: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
