@@ -4,8 +4,6 @@
  * TLS, through the tunnel to a real TCP echo server on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -25,79 +23,12 @@ import { Multiplexer } from '../tunnel/Multiplexer.ts';
 import type { ControlMessage } from '../tunnel/Multiplexer.ts';
 import type { MuxStream } from '../tunnel/MuxStream.ts';
 import { WebSocketTransport } from '../tunnel/WebSocketTransport.ts';
-import { httpsRequest } from './support/proxyHarness.ts';
-import type { ClientCreds, HttpResult } from './support/proxyHarness.ts';
+import { echo, httpsRequest, killSpawned, runCli, serve, STEP_TIMEOUT_MS, withTimeout } from './support/proxyHarness.ts';
+import type { ClientCreds, HttpResult, Serving } from './support/proxyHarness.ts';
 
-const ROOT = join(import.meta.dirname, '..');
-const NODE = process.execPath;
-const BIN = join(ROOT, 'bin', 'latch-proxy.js');
-const STEP_TIMEOUT_MS = 20_000;
 const PASSWORD = 'alice-password-1';
 const MAX_STREAMS = 16;
 const WINDOW = 1024 * 1024;
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-const spawned = new Set<ChildProcess>();
-
-function runCli(args: string[], input?: string): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [BIN, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    spawned.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`latch-proxy ${args.join(' ')} timed out; stderr: ${stderr}`));
-    }, STEP_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      spawned.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input ?? '');
-  });
-}
-
-interface Serving {
-  child: ChildProcess;
-  port: number;
-  fingerprint: string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-function serve(config: string): Promise<Serving> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [BIN, 'serve', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LATCH_PROXY_DEBUG_STATS: '1' } });
-    spawned.add(child);
-    let stdout = '';
-    let stderr = '';
-    const exited = new Promise<number | null>((res) => child.on('exit', (code) => {
-      spawned.delete(child);
-      res(code);
-    }));
-    const timer = setTimeout(() => reject(new Error(`serve did not start; stdout: ${stdout} stderr: ${stderr}`)), STEP_TIMEOUT_MS);
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      const port = /listening on https:\/\/127\.0\.0\.1:(\d+)/.exec(stdout)?.[1];
-      const fingerprint = /CA fingerprint: (sha256:[0-9a-f]{64})/.exec(stdout)?.[1];
-      if (port && fingerprint) {
-        clearTimeout(timer);
-        resolve({ child, port: Number(port), fingerprint, stderr: () => stderr, exited });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
-  });
-}
 
 let caPem = '';
 
@@ -160,32 +91,6 @@ async function tunnel(port: number, creds: ClientCreds): Promise<{ ws: WebSocket
   mux.on('error', () => undefined);
   const closed = new Promise<[number, string]>((resolve) => mux.on('close', (code, reason) => resolve([code, reason])));
   return { ws, mux, controls, closed };
-}
-
-function withTimeout<T>(promise: Promise<T>, what: string, ms = STEP_TIMEOUT_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms))),
-  ]);
-}
-
-/** Writes `data` to a stream and collects the same number of bytes back. */
-function echo(stream: MuxStream, data: Buffer): Promise<Buffer> {
-  return withTimeout(
-    new Promise<Buffer>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let got = 0;
-      stream.on('data', (chunk: Buffer) => {
-        chunks.push(chunk);
-        got += chunk.length;
-        if (got >= data.length) resolve(Buffer.concat(chunks));
-      });
-      stream.on('error', reject);
-      stream.write(data);
-    }),
-    'echo through the tunnel',
-  );
 }
 
 function streamError(stream: MuxStream): Promise<LatchError> {
@@ -285,12 +190,12 @@ void describe('latch-proxy as real processes', { timeout: 180_000 }, () => {
     assert.match(params.get('fp') ?? '', /^sha256:[0-9a-f]{64}$/);
     assert.match(params.get('proxy') ?? '', /^https:\/\/127\.0\.0\.1:\d+$/);
 
-    main = await serve(configFile);
-    short = await serve(shortConfigFile);
+    main = await serve(configFile, { LATCH_PROXY_DEBUG_STATS: '1' });
+    short = await serve(shortConfigFile, { LATCH_PROXY_DEBUG_STATS: '1' });
   });
 
   after(async () => {
-    for (const child of spawned) child.kill('SIGKILL');
+    killSpawned();
     for (const socket of echoSockets) socket.destroy();
     await Promise.all([echoServer, sinkServer, floodServer, countServer].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     rmSync(dir, { recursive: true, force: true });

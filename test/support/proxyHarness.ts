@@ -61,14 +61,16 @@ export function runCli(args: string[], input?: string): Promise<RunResult> {
 export interface Serving {
   child: ChildProcess;
   port: number;
+  fingerprint: string;
   stdout: () => string;
   stderr: () => string;
   exited: Promise<number | null>;
 }
 
-export function serve(config: string): Promise<Serving> {
+/** `latch-proxy serve --config FILE` (with `env` on top of ours); resolves once it printed its URL and CA fingerprint. */
+export function serve(config: string, env: NodeJS.ProcessEnv = { LATCH_PROXY_LOG_LEVEL: 'debug' }): Promise<Serving> {
   return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [BIN, 'serve', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LATCH_PROXY_LOG_LEVEL: 'debug' } });
+    const child = spawn(NODE, [BIN, 'serve', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     spawned.add(child);
     let stdout = '';
     let stderr = '';
@@ -83,9 +85,10 @@ export function serve(config: string): Promise<Serving> {
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
       const port = /listening on https:\/\/127\.0\.0\.1:(\d+)/.exec(stdout)?.[1];
-      if (port) {
+      const fingerprint = /CA fingerprint: (sha256:[0-9a-f]{64})/.exec(stdout)?.[1];
+      if (port && fingerprint) {
         clearTimeout(timer);
-        resolve({ child, port: Number(port), stdout: () => stdout, stderr: () => stderr, exited });
+        resolve({ child, port: Number(port), fingerprint, stdout: () => stdout, stderr: () => stderr, exited });
       }
     });
     child.on('exit', (code) => {
