@@ -2,6 +2,7 @@ import { useState } from 'react';
 import type { EngineSnapshot } from '../common/engineState.ts';
 import type { LatchApi } from '../common/ipc.ts';
 import { describeError } from './errors.ts';
+import { ErrorAlert } from './ErrorAlert.tsx';
 import type { ShownError } from './errors.ts';
 
 export function Resources({ latch, snapshot }: { latch: LatchApi; snapshot: EngineSnapshot }) {
@@ -70,11 +71,7 @@ export function Resources({ latch, snapshot }: { latch: LatchApi; snapshot: Engi
       <p className="visually-hidden" role="status" aria-live="polite">
         {copied ? `Address of ${copied} copied` : ''}
       </p>
-      {error ? (
-        <p className="error" role="alert">
-          {error.text}
-        </p>
-      ) : null}
+      <ErrorAlert error={error} />
     </section>
   );
 }

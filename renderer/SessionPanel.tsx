@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { formatDuration } from '../common/durations.ts';
 import type { LatchApi } from '../common/ipc.ts';
 import { describeError } from './errors.ts';
+import { ErrorAlert } from './ErrorAlert.tsx';
 import type { ShownError } from './errors.ts';
 import type { StampedSnapshot } from './useEngine.ts';
 import { useNow } from './useEngine.ts';
@@ -91,11 +92,7 @@ export function SessionPanel({ latch, current }: { latch: LatchApi; current: Sta
       <p className="muted">
         {session.renewalsLeft === 1 ? '1 renewal left' : `${session.renewalsLeft} renewals left`}. Renewing restarts the idle timeout; it never extends the session limit.
       </p>
-      {error ? (
-        <p className="error" role="alert">
-          {error.text}
-        </p>
-      ) : null}
+      <ErrorAlert error={error} />
       <div className="actions">
         <button type="button" className="primary" onClick={renew} disabled={!canRenew || renewing} aria-busy={renewing}>
           Renew

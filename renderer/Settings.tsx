@@ -3,6 +3,7 @@ import type { FormEvent } from 'react';
 import { formatDuration } from '../common/durations.ts';
 import type { LatchApi, SettingsView } from '../common/ipc.ts';
 import { describeError } from './errors.ts';
+import { ErrorAlert } from './ErrorAlert.tsx';
 import type { ShownError } from './errors.ts';
 
 export function Settings({ latch }: { latch: LatchApi }) {
@@ -82,11 +83,7 @@ export function Settings({ latch }: { latch: LatchApi }) {
       <p className="visually-hidden" role="status" aria-live="polite">
         {saved ? 'Settings saved' : ''}
       </p>
-      {error ? (
-        <p className="error" role="alert">
-          {error.text}
-        </p>
-      ) : null}
+      <ErrorAlert error={error} />
     </section>
   );
 }

@@ -4,6 +4,7 @@ import type { SerializedError } from '../common/errors.ts';
 import type { SignInRequest } from '../common/engineState.ts';
 import type { LatchApi, ManagedProxyView } from '../common/ipc.ts';
 import { describeError } from './errors.ts';
+import { ErrorAlert } from './ErrorAlert.tsx';
 import type { ShownError } from './errors.ts';
 import { useFocusOnMount } from './useFocusOnMount.ts';
 
@@ -140,11 +141,7 @@ export function SignIn(props: { latch: LatchApi; busy: boolean; initialLink: str
             </div>
           </>
         )}
-        {shown ? (
-          <p id="signin-error" className="error" role="alert">
-            {shown.text}
-          </p>
-        ) : null}
+        <ErrorAlert error={shown} id="signin-error" />
         <button type="submit" className="primary" disabled={working} aria-busy={working}>
           {working ? 'Signing in…' : 'Sign in'}
         </button>
