@@ -7,6 +7,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, rmSync, chmodSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DUNSTRC, privateBusConfig, privateHomeEnv } from './desktopConfig.mjs';
 
 const KEYRING_PASSWORD = 'latch-test-keyring';
 
@@ -28,14 +29,7 @@ export async function startDesktopEnv(options = {}) {
   const started = [];
   /** @type {import('node:child_process').ChildProcess[]} */
   const children = [];
-  const env = {
-    ...process.env,
-    HOME: home,
-    XDG_RUNTIME_DIR: runtime,
-    XDG_CONFIG_HOME: join(home, '.config'),
-    XDG_DATA_HOME: join(home, '.local', 'share'),
-    XDG_CACHE_HOME: join(home, '.cache'),
-  };
+  const env = { ...process.env, ...privateHomeEnv(home, runtime) };
   delete env.DBUS_SESSION_BUS_ADDRESS;
   delete env.DISPLAY;
 
@@ -67,7 +61,7 @@ export async function startDesktopEnv(options = {}) {
       // Our own bus config with no service directories: nothing is auto-started behind our
       // back, so every process on this bus is one we started and stop by PID.
       const busConfig = join(root, 'bus.conf');
-      writeFileSync(busConfig, BUS_CONFIG);
+      writeFileSync(busConfig, privateBusConfig('unix:tmpdir=/tmp'));
       const out = execFileSync('dbus-daemon', [`--config-file=${busConfig}`, '--fork', '--print-address=1', '--print-pid=1', '--nosyslog'], { env, encoding: 'utf8', timeout: 10_000 });
       const [address, pidText] = out.trim().split('\n');
       if (!address || !pidText) throw new Error(`dbus-daemon printed no address: ${out}`);
@@ -107,33 +101,6 @@ export async function startDesktopEnv(options = {}) {
   }
   return { env: /** @type {Record<string, string>} */ (env), root, pids: started.map((s) => s.pid), stop };
 }
-
-const BUS_CONFIG = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <keep_umask/>
-  <listen>unix:tmpdir=/tmp</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-`;
-
-// Notifications stay until acted on, so a test can observe and invoke them.
-const DUNSTRC = `[global]
-    font = Monospace 9
-    dmenu = /bin/false
-[urgency_low]
-    timeout = 0
-[urgency_normal]
-    timeout = 0
-[urgency_critical]
-    timeout = 0
-`;
 
 /** @param {NodeJS.ProcessEnv} env */
 async function startXvfb(env) {

@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { privateHomeEnv } from '../../scripts/desktopConfig.mjs';
 import { runChild, spawnChild } from './children.ts';
 import { monitorNotifications } from './monitorNotifications.ts';
 import type { NotificationMonitor } from './monitorNotifications.ts';
@@ -44,14 +45,7 @@ export async function startPrivateDesktop(): Promise<PrivateDesktop> {
     rmSync(root, { recursive: true, force: true });
   };
   try {
-    const baseEnv: NodeJS.ProcessEnv = {
-      ...process.env,
-      HOME: home,
-      XDG_RUNTIME_DIR: runtime,
-      XDG_CONFIG_HOME: join(home, '.config'),
-      XDG_DATA_HOME: join(home, '.local', 'share'),
-      XDG_CACHE_HOME: join(home, '.cache'),
-    };
+    const baseEnv: NodeJS.ProcessEnv = { ...process.env, ...privateHomeEnv(home, runtime) };
     const bus = await startDbus({ reuse: false, env: baseEnv });
     stops.push(() => bus.stop());
     const xvfb = await startXvfb({ env: baseEnv });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runCommand } from '../../main/cli/idle/runCommand.ts';
+import { privateBusConfig } from '../../scripts/desktopConfig.mjs';
 import { stopper } from './startXvfb.ts';
 
 export interface DbusHandle {
@@ -28,7 +29,8 @@ export async function startDbus(options: { reuse?: boolean; env?: NodeJS.Process
   const timeoutMs = options.timeoutMs ?? 10_000;
   const dir = mkdtempSync(join(tmpdir(), 'latch-dbus-'));
   const config = join(dir, 'bus.conf');
-  writeFileSync(config, privateBusConfig(dir));
+  // Nothing is D-Bus-activated on it; the socket lives in our own directory, removed on stop.
+  writeFileSync(config, privateBusConfig(`unix:dir=${dir}`));
   // --nofork keeps the daemon our child, so its PID is ours to stop.
   const child = spawn('dbus-daemon', [`--config-file=${config}`, '--nofork', '--nosyslog', '--print-address=1'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
   const stopChild = stopper(child);
@@ -57,28 +59,6 @@ export async function startDbus(options: { reuse?: boolean; env?: NodeJS.Process
     await stop();
     throw err;
   }
-}
-
-/**
- * Debian's session.conf without its service directories: on a test's private bus nothing is
- * D-Bus-activated (a call to an absent dunst or keyring must fail, not start one we would not
- * know to stop). The socket lives in our own directory, removed on stop.
- */
-function privateBusConfig(dir: string): string {
-  return `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <keep_umask/>
-  <listen>unix:dir=${dir}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-`;
 }
 
 /** Polls the bus at ADDRESS until NAME has an owner; returns the owner's PID. */

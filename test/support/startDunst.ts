@@ -3,21 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand } from '../../main/cli/idle/runCommand.ts';
+import { DUNSTRC } from '../../scripts/desktopConfig.mjs';
 import { waitForBusName } from './startDbus.ts';
 import { stopper } from './startXvfb.ts';
-
-// Notifications stay until acted on (timeout = 0 for every urgency), so a test can observe and
-// invoke them. dmenu is /bin/false: with two or more actions `dunstctl action` would open it.
-export const TEST_DUNSTRC = `[global]
-    font = Monospace 9
-    dmenu = /bin/false
-[urgency_low]
-    timeout = 0
-[urgency_normal]
-    timeout = 0
-[urgency_critical]
-    timeout = 0
-`;
 
 export interface DunstHandle {
   pid: number;
@@ -37,7 +25,7 @@ export interface DunstHandle {
 export async function startDunst(options: { busAddress: string; display: string; timeoutMs?: number }): Promise<DunstHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'latch-dunst-'));
   const rc = join(dir, 'dunstrc');
-  writeFileSync(rc, TEST_DUNSTRC);
+  writeFileSync(rc, DUNSTRC);
   const env = { ...process.env, DBUS_SESSION_BUS_ADDRESS: options.busAddress, DISPLAY: options.display, XDG_CONFIG_HOME: dir };
   const owner = await runCommand('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.NameHasOwner', 'string:org.freedesktop.Notifications'], { env, timeoutMs: 2_000 });
   if (owner.ok && /boolean true/.test(owner.stdout)) {
