@@ -7,14 +7,14 @@
 // figure would mostly time 500 TLS handshakes: that measurement is skipped for this path.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+// The V8 heap flags Latch's relay processes start with: the same for the floor.
+import { RELAY_V8_FLAGS } from '../bin/relayProcess.js';
 import { CertificateAuthority, createCa } from '../proxy/CertificateAuthority.ts';
 import { type Children, cpuSeconds, peakRss } from './Children.ts';
 import type { BenchPath, TargetPorts } from './BenchPath.ts';
 
 const RELAY = join(import.meta.dirname, 'tlsRelay.ts');
 
-/** The V8 heap flags Latch's relay processes start with (bin/relayProcess.js): the same here. */
-const RELAY_V8_FLAGS = ['--initial-heap-size=96'];
 
 export async function startNodeTlsPath(children: Children, targets: TargetPorts, dir: string): Promise<BenchPath> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });

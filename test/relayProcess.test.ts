@@ -8,10 +8,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { RELAY_V8_FLAGS } from '../bin/relayProcess.js';
 import { startProxy } from './support/startProxy.ts';
 
-/** bin/relayProcess.js RELAY_V8_FLAGS (a plain-JS bin module, so stated here). */
-const RELAY_V8_FLAGS = ['--initial-heap-size=96'];
 const HELPER = pathToFileURL(join(import.meta.dirname, '..', 'bin', 'relayProcess.js')).href;
 const work = mkdtempSync(join(tmpdir(), 'latch-relay-process-'));
 const script = join(work, 'probe.mjs');

@@ -154,7 +154,7 @@ export class LoopedCommands {
     const key = JSON.stringify([file, ...args]);
     let loop = this.#loops.get(key);
     if (loop === undefined) {
-      if (this.#loops.size >= this.#maxLoops || process.platform === 'win32') return runCommand(file, args, options);
+      if (this.#loops.size >= this.#maxLoops) return runCommand(file, args, options);
       loop = new CommandLoop(file, args, options.env);
       this.#loops.set(key, loop);
     }
