@@ -12,6 +12,7 @@ import type { LocalListener } from './LocalListener.ts';
 import { Multiplexer } from './Multiplexer.ts';
 import type { MuxStream } from './MuxStream.ts';
 import { StreamTransport } from './StreamTransport.ts';
+import { connectTo, readAll } from '../test/support/sockets.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -86,27 +87,6 @@ async function local(client: Multiplexer, resourceId = 'echo'): Promise<LocalLis
   return l;
 }
 
-function connectTo(l: LocalListener): Promise<net.Socket> {
-  const s = net.connect({ host: l.address.host, port: l.address.port, allowHalfOpen: true });
-  return once(s, 'connect', { signal: AbortSignal.timeout(5000) }).then(() => s);
-}
-
-function readAll(s: net.Socket, timeoutMs = 10_000): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => reject(new Error('socket did not end')), timeoutMs);
-    s.on('data', (c: Buffer) => chunks.push(c));
-    s.on('end', () => {
-      clearTimeout(timer);
-      resolve(Buffer.concat(chunks));
-    });
-    s.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
-}
-
 void test('refuses to bind anything but loopback', async () => {
   for (const host of ['0.0.0.0', '::', '192.168.1.10', '10.0.0.1', 'example.com']) {
     await assert.rejects(
@@ -135,9 +115,9 @@ void test('carries real TCP connections end to end, half-close included, every b
   assert.ok(l.address.port > 0);
   const results = await Promise.all(
     Array.from({ length: 20 }, async () => {
-      const s = await connectTo(l);
+      const s = await connectTo(l.address);
       const data = randomBytes(512 * 1024);
-      const back = readAll(s);
+      const back = readAll(s, 10_000);
       s.end(data);
       const got = await back;
       s.destroy();
@@ -152,7 +132,7 @@ void test('a rejected stream resets the local connection', async () => {
   const errors: Error[] = [];
   const l = await listenLocal({ resourceId: 'nope', port: 0, openStream: (id) => client.openStream(id), onConnectionError: (e) => errors.push(e) });
   cleanups.push(() => l.close());
-  const s = await connectTo(l);
+  const s = await connectTo(l.address);
   const err = await new Promise<NodeJS.ErrnoException>((resolve, reject) => {
     s.on('error', resolve);
     s.on('end', () => reject(new Error('clean end instead of a reset')));
@@ -172,7 +152,7 @@ void test('a local connection reset resets the stream at the far end', async () 
       s.resume();
     }).then(async (client) => {
       const l = await local(client);
-      const sock = await connectTo(l);
+      const sock = await connectTo(l.address);
       sock.write('hello');
       await new Promise((r) => setTimeout(r, 100));
       sock.resetAndDestroy();
@@ -186,7 +166,7 @@ void test('close() stops listening and drops open connections', async () => {
   const port = await echoServer();
   const client = await tunnel(dialTo(port));
   const l = await listenLocal({ resourceId: 'echo', port: 0, openStream: (id) => client.openStream(id) });
-  const s = await connectTo(l);
+  const s = await connectTo(l.address);
   s.on('error', () => {});
   const closed = new Promise<void>((resolve) => s.on('close', () => resolve()));
   await l.close();

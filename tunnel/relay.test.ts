@@ -12,6 +12,7 @@ import { Multiplexer } from './Multiplexer.ts';
 import type { MultiplexerOptions } from './Multiplexer.ts';
 import type { MuxStream } from './MuxStream.ts';
 import { StreamTransport } from './StreamTransport.ts';
+import { connectTo, readAll } from '../test/support/sockets.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -81,28 +82,6 @@ async function tunnel(
   return { client, server, listener, serverStreams };
 }
 
-async function connectTo(l: LocalListener): Promise<net.Socket> {
-  const s = net.connect({ host: l.address.host, port: l.address.port, allowHalfOpen: true, noDelay: true });
-  await once(s, 'connect', { signal: AbortSignal.timeout(5000) });
-  return s;
-}
-
-function readAll(s: net.Socket, timeoutMs = 20_000): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => reject(new Error('socket did not end')), timeoutMs);
-    s.on('data', (c: Buffer) => chunks.push(c));
-    s.on('end', () => {
-      clearTimeout(timer);
-      resolve(Buffer.concat(chunks));
-    });
-    s.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
-}
-
 void test('relayed at both ends: 8 MiB through an echo with half-close, every byte verified, nothing left behind', async () => {
   // The echo answers everything, then ends only after the client's FIN reached it.
   const echoPort = await serve((s) => s.pipe(s));
@@ -110,8 +89,8 @@ void test('relayed at both ends: 8 MiB through an echo with half-close, every by
   const data = randomBytes(8 * 1024 * 1024);
   const results = await Promise.all(
     [0, 1, 2].map(async () => {
-      const s = await connectTo(listener);
-      const back = readAll(s);
+      const s = await connectTo(listener.address, { noDelay: true });
+      const back = readAll(s, 20_000);
       s.end(data);
       return sha(await back);
     }),
@@ -127,8 +106,8 @@ void test('a target that sends and closes first: the client reads everything, th
   const payload = randomBytes(3 * 1024 * 1024);
   const port = await serve((s) => s.end(payload));
   const { listener } = await tunnel(port);
-  const s = await connectTo(listener);
-  const got = readAll(s);
+  const s = await connectTo(listener.address, { noDelay: true });
+  const got = readAll(s, 20_000);
   assert.equal(sha(await got), sha(payload));
   s.end();
 });
@@ -136,8 +115,8 @@ void test('a target that sends and closes first: the client reads everything, th
 void test('bytes sent before the server accepts and relays arrive first, in order', async () => {
   const echoPort = await serve((s) => s.pipe(s));
   const { listener } = await tunnel(echoPort, {}, 200);
-  const s = await connectTo(listener);
-  const back = readAll(s);
+  const s = await connectTo(listener.address, { noDelay: true });
+  const back = readAll(s, 20_000);
   // Written at once, within the initial window, while the stream is still waiting for accept.
   const early = randomBytes(40 * 1024);
   s.write(early);
@@ -155,7 +134,7 @@ void test('a target that stops reading stalls the sender; the relay holds at mos
     s.pause();
   });
   const { client, server, listener } = await tunnel(port, { initialWindow: window });
-  const s = await connectTo(listener);
+  const s = await connectTo(listener.address, { noDelay: true });
   const chunk = randomBytes(64 * 1024);
   let written = 0;
   const limit = 256 * 1024 * 1024;
@@ -221,7 +200,7 @@ void test('an application reset resets the stream at the far end and drops the t
     s.resume();
   });
   const { listener, serverStreams } = await tunnel(port);
-  const s = await connectTo(listener);
+  const s = await connectTo(listener.address, { noDelay: true });
   s.write('hello');
   for (let i = 0; i < 100 && serverStreams.length === 0; i++) await sleep(10);
   await sleep(100);
@@ -242,8 +221,8 @@ void test('the target ends first, then the application uploads and ends: every b
     s.on('close', () => onDone('closed without FIN'));
   });
   const { listener } = await tunnel(port);
-  const s = await connectTo(listener);
-  await readAll(s); // the target's FIN has reached the application
+  const s = await connectTo(listener.address, { noDelay: true });
+  await readAll(s, 20_000); // the target's FIN has reached the application
   const data = randomBytes(4 * 1024 * 1024);
   s.end(data);
   assert.equal(await Promise.race([done, sleep(20_000).then(() => 'timeout')]), sha(data));

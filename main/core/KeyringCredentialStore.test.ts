@@ -13,28 +13,17 @@ import { ErrorCode, isLatchError } from '../../common/errors.ts';
 import { KeyringCredentialStore } from './KeyringCredentialStore.ts';
 import { loadSessionSecrets, saveSessionSecrets, wipeSessionSecrets } from './SessionSecrets.ts';
 import { startDbus } from '../../test/support/startDbus.ts';
+import { keychainAccounts, requireSecretService } from '../../test/support/keychain.ts';
 
 const run = promisify(execFile);
 
-function requireBus(): void {
-  assert.ok(
-    process.env['DBUS_SESSION_BUS_ADDRESS'],
-    'DBUS_SESSION_BUS_ADDRESS is not set: these tests need a private Secret Service (run them through `npm test`, which starts dbus + gnome-keyring)',
-  );
-}
 
-/** Accounts that secret-tool sees for a service: the keychain's own view, not the binding's. */
-async function secretToolAccounts(service: string): Promise<string[]> {
-  const { stdout, stderr } = await run('secret-tool', ['search', '--all', 'service', service], { timeout: 10_000 });
-  const text = `${stdout}\n${stderr}`;
-  return [...text.matchAll(/^attribute\.username = (.*)$/gm)].map((m) => m[1] ?? '').sort();
-}
 
 /** A service name of its own, so concurrent test files never see each other's items. */
 const service = (): string => `latch-test-${randomBytes(4).toString('hex')}`;
 
 void test('set/get/list/delete round-trip in the real Secret Service, confirmed by secret-tool', async () => {
-  requireBus();
+  requireSecretService();
   const store = new KeyringCredentialStore({ service: service() });
   await store.assertAvailable();
   await store.set('s1:token', 'tok-1');
@@ -42,26 +31,26 @@ void test('set/get/list/delete round-trip in the real Secret Service, confirmed 
   assert.equal(await store.get('s1:token'), 'tok-1');
   assert.equal(await store.get('missing'), null);
   assert.deepEqual((await store.list()).sort(), ['s1:key', 's1:token']);
-  assert.deepEqual(await secretToolAccounts(store.service), ['s1:key', 's1:token']);
+  assert.deepEqual(await keychainAccounts(store.service), ['s1:key', 's1:token']);
   await store.set('s1:token', 'tok-2');
   assert.equal(await store.get('s1:token'), 'tok-2', 'set replaces');
   assert.equal(await store.delete('s1:token'), true);
   assert.equal(await store.delete('s1:token'), false);
   assert.equal(await store.delete('s1:key'), true);
   assert.deepEqual(await store.list(), []);
-  assert.deepEqual(await secretToolAccounts(store.service), []);
+  assert.deepEqual(await keychainAccounts(store.service), []);
 });
 
 void test('the availability probe leaves no canary behind', async () => {
-  requireBus();
+  requireSecretService();
   const store = new KeyringCredentialStore({ service: service() });
   await store.assertAvailable();
   await store.assertAvailable();
-  assert.deepEqual(await secretToolAccounts(store.service), []);
+  assert.deepEqual(await keychainAccounts(store.service), []);
 });
 
 void test('session secrets: saved under <id>:key|cert|token and wiped completely', async () => {
-  requireBus();
+  requireSecretService();
   const store = new KeyringCredentialStore({ service: service() });
   await saveSessionSecrets(store, 'abc', { key: 'K', cert: 'C', token: 'T' });
   await store.set('abc:extra', 'X');
@@ -69,7 +58,7 @@ void test('session secrets: saved under <id>:key|cert|token and wiped completely
   assert.deepEqual(await loadSessionSecrets(store, 'abc'), { key: 'K', cert: 'C', token: 'T' });
   assert.equal(await wipeSessionSecrets(store, 'abc'), 4);
   assert.equal(await wipeSessionSecrets(store, 'abc'), 0, 'idempotent');
-  assert.deepEqual(await secretToolAccounts(store.service), ['other:token']);
+  assert.deepEqual(await keychainAccounts(store.service), ['other:token']);
   await assert.rejects(loadSessionSecrets(store, 'abc'), (err: unknown) => isLatchError(err, ErrorCode.NOT_SIGNED_IN));
   await store.delete('other:token');
 });

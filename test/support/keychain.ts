@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
@@ -7,6 +8,14 @@ const execFileP = promisify(execFile);
  * The Secret Service as secret-tool (not our binding) sees it, on the bus in `env`
  * (DBUS_SESSION_BUS_ADDRESS): the run's keyring by default, or a test's private desktop.
  */
+
+/** Fails a keychain test at once, saying why, when no private Secret Service is running. */
+export function requireSecretService(): void {
+  assert.ok(
+    process.env['DBUS_SESSION_BUS_ADDRESS'],
+    'DBUS_SESSION_BUS_ADDRESS is not set: these tests need a private Secret Service (run them through `npm test`, which starts dbus + gnome-keyring)',
+  );
+}
 
 /** Accounts (`username` attribute) of every item of SERVICE. */
 export async function keychainAccounts(service = 'latch', env: NodeJS.ProcessEnv = process.env): Promise<string[]> {

@@ -1,36 +1,22 @@
 // The wiper and the session machine against the real Secret Service (gnome-keyring on the test
 // run's private D-Bus, started by `npm test`), with the real clock and second-scale deadlines.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import type { CredentialsWipedMessage } from '../../../common/session.ts';
 import { KeyringCredentialStore } from '../KeyringCredentialStore.ts';
 import { systemClock } from './Clock.ts';
 import { CredentialWiper } from './CredentialWiper.ts';
 import { MemoryPendingWipes } from './PendingWipes.ts';
 import { SessionMachine, type SessionEnd } from './SessionMachine.ts';
+import { keychainAccounts, requireSecretService } from '../../../test/support/keychain.ts';
 
-const run = promisify(execFile);
 
-function requireBus(): void {
-  assert.ok(
-    process.env['DBUS_SESSION_BUS_ADDRESS'],
-    'DBUS_SESSION_BUS_ADDRESS is not set: these tests need a private Secret Service (run them through `npm test`, which starts dbus + gnome-keyring)',
-  );
-}
-
-/** Accounts secret-tool sees for a service: the keychain's own view, not the binding's. */
-async function secretToolAccounts(service: string): Promise<string[]> {
-  const { stdout, stderr } = await run('secret-tool', ['search', '--all', 'service', service], { timeout: 10_000 });
-  return [...`${stdout}\n${stderr}`.matchAll(/^attribute\.username = (.*)$/gm)].map((m) => m[1] ?? '').sort();
-}
 
 const uniqueService = (): string => `latch-wipe-test-${randomBytes(4).toString('hex')}`;
 
 void test('real keychain: wipe removes every item of the session and nothing else, as secret-tool sees it', async () => {
-  requireBus();
+  requireSecretService();
   const store = new KeyringCredentialStore({ service: uniqueService() });
   await store.assertAvailable();
   for (const account of ['s1:key', 's1:cert', 's1:token', 's2:token']) await store.set(account, `secret ${account}`);
@@ -39,7 +25,7 @@ void test('real keychain: wipe removes every item of the session and nothing els
   try {
     const result = await wiper.wipe('s1');
     assert.equal(result.deleted, 3);
-    assert.deepEqual(await secretToolAccounts(store.service), ['s2:token']);
+    assert.deepEqual(await keychainAccounts(store.service), ['s2:token']);
     assert.deepEqual(await pending.list(), [{ sessionId: 's1', items: 3 }]);
     assert.equal((await wiper.wipe('s1')).deleted, 0, 'a second wipe is harmless');
   } finally {
@@ -48,7 +34,7 @@ void test('real keychain: wipe removes every item of the session and nothing els
 });
 
 void test('real keychain and clock: offline past the idle deadline the machine ends, the host wipes, and confirms at next contact', async () => {
-  requireBus();
+  requireSecretService();
   const store = new KeyringCredentialStore({ service: uniqueService() });
   await store.assertAvailable();
   const sessionId = `sess-${randomBytes(4).toString('hex')}`;
@@ -90,7 +76,7 @@ void test('real keychain and clock: offline past the idle deadline the machine e
     assert.ok(at >= 1_900 && at < 3_000, `ended ${Math.round(at)} ms after the state (deadline 2000 ms)`);
     assert.equal(warnings.length, 1);
     assert.ok((warnings[0] ?? 0) >= 900 && (warnings[0] ?? 0) < 2_000, `warned at ${Math.round(warnings[0] ?? 0)} ms (expected ~1000)`);
-    assert.deepEqual(await secretToolAccounts(store.service), [], 'no item of the session is left');
+    assert.deepEqual(await keychainAccounts(store.service), [], 'no item of the session is left');
 
     // Next contact with the proxy: the confirmation goes out once.
     const sent: CredentialsWipedMessage[] = [];
