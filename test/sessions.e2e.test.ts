@@ -294,7 +294,10 @@ void describe('issue 3 bar: session timeouts end to end on real parts', { timeou
 
   void test('4: maxDuration ends the session despite constant X input and renewals', async (t: TestContext) => {
     const d = await desktop();
-    const policy = shortGroup({ idleTimeout: '6s', warnBefore: '2s', maxDuration: '40s' }, { maxRenewals: 20 });
+    // Without input and renewals the session would end by idle three times over before 40 s; the
+    // 12 s idle timeout leaves room for a loaded CI machine to pause input or a renewal for
+    // seconds (with 6 s, one run in seven ended by idle).
+    const policy = shortGroup({ idleTimeout: '12s', warnBefore: '2s', maxDuration: '40s' }, { maxRenewals: 20 });
     const proxy = await proxyWith(policy.groups, policy.resources);
     const c = client(d.env);
     const { sessionId } = await login(c, proxy);
