@@ -107,13 +107,16 @@ async function login(c: LatchClient, proxy: ProxyHandle, user = USER): Promise<{
   return { sessionId: String(e['sessionId']), expiresInMs: Number(e['expiresInMs']), reauthenticated: e['reauthenticated'] === true, at };
 }
 
-/** `latch connect RESOURCES --json --idle IDLE`, up to the first active state. */
-async function connect(c: LatchClient, resources: readonly string[], idle: 'x11' | 'none', extraEnv?: NodeJS.ProcessEnv): Promise<{ child: Child; ports: Map<string, number> }> {
+/**
+ * `latch connect RESOURCES --json --idle IDLE`, up to the first active state; `localIdleDeadline`
+ * is when that state says the idle deadline falls (wall clock of this process).
+ */
+async function connect(c: LatchClient, resources: readonly string[], idle: 'x11' | 'none', extraEnv?: NodeJS.ProcessEnv): Promise<{ child: Child; ports: Map<string, number>; localIdleDeadline: number }> {
   const child = c.spawn(['connect', ...resources, '--json', '--idle', idle], extraEnv);
   const ports = new Map<string, number>();
   for (const r of resources) ports.set(r, await listeningPort(child, r));
-  await waitForTimedEvent(child, (e) => e.event === 'state' && e['phase'] === 'active', 20_000, 'the first active state');
-  return { child, ports };
+  const active = await waitForTimedEvent(child, (e) => e.event === 'state' && e['phase'] === 'active', 20_000, 'the first active state');
+  return { child, ports, localIdleDeadline: active.at + Number(active.event['idleRemainingMs']) };
 }
 
 function port(ports: Map<string, number>, resource: string): number {
@@ -443,10 +446,7 @@ void describe('issue 3 bar: session timeouts end to end on real parts', { timeou
     const proxy = await proxyWith({ default: { idleTimeout: '20s', warnBefore: '2s', maxDuration: '10m' } });
     const c = client();
     const { sessionId } = await login(c, proxy);
-    const { child } = await connect(c, ['redis'], 'none');
-    const state = timedEvents(child).find((e) => e.event.event === 'state' && e.event['phase'] === 'active');
-    assert.ok(state);
-    const localDeadline = state.at + Number(state.event['idleRemainingMs']);
+    const { child, localIdleDeadline: localDeadline } = await connect(c, ['redis'], 'none');
     proxy.child.signal('SIGSTOP');
     try {
       const end = await ended(child, 30_000);
@@ -467,10 +467,7 @@ void describe('issue 3 bar: session timeouts end to end on real parts', { timeou
     const proxy = await proxyWith({ default: { idleTimeout: '20s', warnBefore: '2s', maxDuration: '10m' } });
     const c = client();
     const { sessionId } = await login(c, proxy);
-    const { child } = await connect(c, ['redis'], 'none');
-    const state = timedEvents(child).find((e) => e.event.event === 'state' && e.event['phase'] === 'active');
-    assert.ok(state);
-    const localDeadline = state.at + Number(state.event['idleRemainingMs']);
+    const { child, localIdleDeadline: localDeadline } = await connect(c, ['redis'], 'none');
     proxy.child.signal('SIGKILL');
     child.signal('SIGSTOP');
     await sleep(Math.max(0, localDeadline - Date.now()) + 2_000);
@@ -497,15 +494,12 @@ void describe('issue 3 bar: session timeouts end to end on real parts', { timeou
     const offsetFile = join(dir, 'offset');
     writeFileSync(offsetFile, '+0\n');
     // Wall-clock time comes from the file (re-read every second); the monotonic clock is real.
-    const { child } = await connect(c, ['redis'], 'none', {
+    const { child, localIdleDeadline: realDeadline } = await connect(c, ['redis'], 'none', {
       LD_PRELOAD: LIBFAKETIME,
       FAKETIME_TIMESTAMP_FILE: offsetFile,
       FAKETIME_DONT_FAKE_MONOTONIC: '1',
       FAKETIME_CACHE_DURATION: '1',
     });
-    const state = timedEvents(child).find((e) => e.event.event === 'state' && e.event['phase'] === 'active');
-    assert.ok(state);
-    const realDeadline = state.at + Number(state.event['idleRemainingMs']);
     proxy.child.signal('SIGKILL');
     child.signal('SIGSTOP');
     // 1.5 s of real (monotonic) time pass; the wall clock jumps two minutes.

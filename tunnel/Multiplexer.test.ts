@@ -4,13 +4,13 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Writable, duplexPair } from 'node:stream';
 import type { Duplex } from 'node:stream';
-import forge from 'node-forge';
 import WebSocket, { WebSocketServer } from 'ws';
+import { selfSignedCert } from '../test/support/selfSignedCert.ts';
 import { ErrorCode, LatchError, isLatchError } from '../common/errors.ts';
 import { encodeFrame } from './codec.ts';
 import { CloseCode, Flag, FrameType, HEADER_SIZE, INITIAL_WINDOW, ResetCode, SUBPROTOCOL } from './constants.ts';
@@ -32,28 +32,6 @@ interface Transports {
   cleanup: () => Promise<void>;
 }
 
-let tlsMaterial: { key: string; cert: string } | undefined;
-function selfSigned(): { key: string; cert: string } {
-  if (tlsMaterial) return tlsMaterial;
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
-  cert.serialNumber = '01';
-  cert.validity.notBefore = new Date(Date.now() - 60_000);
-  cert.validity.notAfter = new Date(Date.now() + 3600_000);
-  const attrs = [{ name: 'commonName', value: 'localhost' }];
-  cert.setSubject(attrs);
-  cert.setIssuer(attrs);
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: true },
-    { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] },
-  ]);
-  cert.sign(forge.pki.privateKeyFromPem(keyPem), forge.md.sha256.create());
-  tlsMaterial = { key: keyPem, cert: forge.pki.certificateToPem(cert) };
-  return tlsMaterial;
-}
-
 async function listen(server: net.Server): Promise<number> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -63,7 +41,7 @@ async function listen(server: net.Server): Promise<number> {
 }
 
 async function socketPair(kind: 'tcp' | 'tls'): Promise<{ client: Duplex; server: Duplex; cleanup: () => Promise<void> }> {
-  const material = kind === 'tls' ? selfSigned() : undefined;
+  const material = kind === 'tls' ? selfSignedCert() : undefined;
   const server = material ? tls.createServer({ key: material.key, cert: material.cert }) : net.createServer();
   const accepted = once(server, material ? 'secureConnection' : 'connection', { signal: AbortSignal.timeout(5000) });
   const port = await listen(server);

@@ -1,10 +1,10 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import tls from 'node:tls';
-import forge from 'node-forge';
 import WebSocket, { WebSocketServer } from 'ws';
+import { selfSignedCert } from '../test/support/selfSignedCert.ts';
 import { ErrorCode } from '../common/errors.ts';
 import { CloseCode, FrameType, SUBPROTOCOL } from './constants.ts';
 import { Multiplexer } from './Multiplexer.ts';
@@ -110,17 +110,8 @@ void test('frames written straight to the socket arrive as WebSocket messages at
 });
 
 void test('the client offers AES-128-GCM first, and a server with default settings picks it', async () => {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
-  cert.serialNumber = '01';
-  cert.validity.notBefore = new Date(Date.now() - 60_000);
-  cert.validity.notAfter = new Date(Date.now() + 3600_000);
-  cert.setSubject([{ name: 'commonName', value: 'localhost' }]);
-  cert.setIssuer([{ name: 'commonName', value: 'localhost' }]);
-  cert.sign(forge.pki.privateKeyFromPem(keyPem), forge.md.sha256.create());
-  const server = tls.createServer({ key: keyPem, cert: forge.pki.certificateToPem(cert), minVersion: 'TLSv1.2' }, (s) => s.end());
+  const { key, cert } = selfSignedCert();
+  const server = tls.createServer({ key, cert, minVersion: 'TLSv1.2' }, (s) => s.end());
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const addr = server.address();

@@ -752,7 +752,7 @@ export class ClientEngine {
   }
 
   #idleTimeout(): number {
-    return this.#machine.snapshot().policy?.idleTimeoutMs ?? Infinity;
+    return this.#machine.policy?.idleTimeoutMs ?? Infinity;
   }
 
   /** Eight readings per idle timeout under a short one (tests, strict policies), never more than four a second. */

@@ -186,6 +186,11 @@ export class SessionMachine {
     return this.#state;
   }
 
+  /** The policy in effect, from the proxy's last state (null before the first). */
+  get policy(): EffectivePolicy | null {
+    return this.#policy;
+  }
+
   snapshot(): SessionSnapshot {
     const idle = this.#remaining('idle');
     const absolute = this.#remaining('absolute');
