@@ -47,6 +47,9 @@ test('with the node-tls floor measured: a latch/node-tls column, no 500-connecti
   assert.match(table, /latch\/node-tls$/m);
   assert.match(table, /p50, µs ↓\s+30\s+130\s+150\s+165\s+5\.50×\s+1\.27×\s+1\.10×$/m);
   assert.match(table, /500 conns × 64 KiB echo, ms ↓\s+300\s+800\s+—\s+700\s+2\.33×\s+0\.88×\s+—$/m);
+  // Relay CPU per round trip: no figure for direct (nothing relays), ratios for the rest.
+  const withCpu = paths.map((p) => ({ ...p, samples: { ...p.samples, rttCpu: { direct: [], ssh: [150], 'node-tls': [240], latch: [300] }[p.name] ?? [] } }));
+  assert.match(formatTable(withCpu, shape), /relay CPU per round trip, µs ↓\s+—\s+150\s+240\s+300\s+—\s+2\.00×\s+1\.25×$/m);
   const targets = formatTargets(paths);
   assert.match(targets, /note {2}p50 of two plain Node TLS relays .*: 1\.15× ssh -L; Latch: 1\.10× that floor/);
   assert.doesNotMatch(formatTargets(paths.filter((p) => p !== floor)), /note/);

@@ -7,6 +7,8 @@ export const Metric = {
   BULK_CPU: 'bulkCpu',
   P50: 'p50',
   P99: 'p99',
+  /** Relay CPU (user + system, every relay process of the path) per ping-pong round trip. */
+  RTT_CPU: 'rttCpu',
   CONCURRENCY: 'concurrency',
 } as const;
 export type Metric = (typeof Metric)[keyof typeof Metric];
@@ -40,12 +42,13 @@ function rowSpecs(shape: TableShape): Array<{ metric: Metric; label: string }> {
     { metric: Metric.BULK_CPU, label: 'relay CPU per GiB of bulk, s ↓' },
     { metric: Metric.P50, label: `ping-pong 64 B ×${shape.roundTrips} p50, µs ↓` },
     { metric: Metric.P99, label: `ping-pong 64 B ×${shape.roundTrips} p99, µs ↓` },
+    { metric: Metric.RTT_CPU, label: 'relay CPU per round trip, µs ↓' },
     { metric: Metric.CONCURRENCY, label: `${shape.connections} conns × ${size(shape.bytesPerConnection)} echo, ms ↓` },
   ];
 }
 
 export function emptySamples(): Record<Metric, number[]> {
-  return { bulk: [], bulkCpu: [], p50: [], p99: [], concurrency: [] };
+  return { bulk: [], bulkCpu: [], p50: [], p99: [], rttCpu: [], concurrency: [] };
 }
 
 export function median(values: readonly number[]): number | null {
