@@ -63,6 +63,37 @@ void test('session secrets: saved under <id>:key|cert|token and wiped completely
   await store.delete('other:token');
 });
 
+void test('listing while another process creates and deletes items of the service never fails', async () => {
+  requireSecretService();
+  const store = new KeyringCredentialStore({ service: service() });
+  await store.set('mine:token', 'T');
+  // Another client churning items of the same service, as a second Latch process signing in and
+  // wiping would; bounded in count. Before listing retried, ~1 listing in 10 failed here.
+  const churn = spawn('sh', ['-c', `i=0; while [ $i -lt 120 ]; do printf x | secret-tool store --label=churn service ${store.service} account churn:$i && secret-tool clear service ${store.service} account churn:$i; i=$((i+1)); done`], { stdio: 'ignore' });
+  const churned = new Promise<number | null>((resolve) => churn.once('exit', resolve));
+  let running = true;
+  void churned.then(() => (running = false));
+  const failures: string[] = [];
+  let listings = 0;
+  try {
+    for (let i = 0; i < 5_000 && running; i++) {
+      try {
+        const accounts = await store.list();
+        assert.ok(accounts.includes('mine:token'), `mine:token missing from ${accounts.join(', ')}`);
+      } catch (err) {
+        failures.push(err instanceof Error ? err.message : String(err));
+      }
+      listings++;
+    }
+    assert.equal(await churned, 0, 'the churn ran to the end');
+  } finally {
+    churn.kill();
+    await store.delete('mine:token');
+  }
+  assert.ok(listings >= 30, `only ${listings} listings overlapped the churn`);
+  assert.deepEqual(failures, [], `${failures.length} of ${listings} listings failed`);
+});
+
 void test('no session bus: every operation is KEYCHAIN_UNAVAILABLE with a clear message', async () => {
   const store = new KeyringCredentialStore({ service: service(), env: {}, platform: 'linux' });
   const check = (err: unknown): boolean => {

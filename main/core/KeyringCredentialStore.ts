@@ -35,6 +35,24 @@ export function validateOptions(options: KeyringCredentialStoreOptions): Keyring
 
 const CANARY_PREFIX = 'latch-probe:';
 
+/**
+ * Listing searches the service's items, then reads each one. An item deleted in between (another
+ * Latch process wiping its own session, or the availability canary of another) fails the whole
+ * listing, and the binding reports it as a generic failure: measured with gnome-keyring, 1 listing
+ * in 10 under churn. Such a listing is repeated, a bounded number of times.
+ */
+const LIST_ATTEMPTS = 5;
+
+/** What the Secret Service answers for an item path that no longer exists (gnome-keyring, KWallet, KeePassXC). */
+const VANISHED_ITEM = /org\.freedesktop\.DBus\.Error\.(?:UnknownMethod|UnknownObject)|org\.freedesktop\.Secret\.Error\.NoSuchObject/;
+
+function itemVanished(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (VANISHED_ITEM.test(e.message)) return true;
+  }
+  return false;
+}
+
 /** Longest wait for the session bus to answer its handshake before a keychain call. */
 const BUS_PROBE_MS = 5_000;
 
@@ -89,8 +107,14 @@ export class KeyringCredentialStore implements CredentialStore {
   async list(): Promise<string[]> {
     // The bus check comes first: without it findCredentials may consult the kernel keyring.
     this.#assertBus();
-    const found = await this.#call('list secrets in', async (signal) => findCredentialsAsync(this.service, undefined, signal));
-    return found.map((c) => c.account).filter((a) => !a.startsWith(CANARY_PREFIX));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const found = await this.#call('list secrets in', async (signal) => findCredentialsAsync(this.service, undefined, signal));
+        return found.map((c) => c.account).filter((a) => !a.startsWith(CANARY_PREFIX));
+      } catch (err) {
+        if (attempt >= LIST_ATTEMPTS || !itemVanished(err)) throw err;
+      }
+    }
   }
 
   #entry(account: string): AsyncEntry {
