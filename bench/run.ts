@@ -3,9 +3,9 @@
 // 127.0.0.1 only. For each path: 1 GiB bulk into a counting sink, 64-byte ping-pong latency
 // (p50/p99 over 10,000 round trips after a warm-up), and 500 concurrent connections each echoing
 // 64 KiB with every byte verified; the relay processes' CPU time per GiB of bulk and per round
-// trip. Each measurement runs --reps times, interleaved across the
-// paths so drift hits all of them alike; the table shows medians. Targets are reported, not
-// asserted: a benchmark is not a test.
+// trip. Each measurement runs --reps times, interleaved across the paths so drift hits all of
+// them alike; the table shows medians. Targets are reported, not asserted: a benchmark is not a
+// test.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';

@@ -43,7 +43,10 @@ const CANARY_PREFIX = 'latch-probe:';
  */
 const LIST_ATTEMPTS = 5;
 
-/** What the Secret Service answers for an item path that no longer exists (gnome-keyring, KWallet, KeePassXC). */
+/**
+ * What a Secret Service answers for an item path that no longer exists: gnome-keyring says
+ * UnknownMethod (seen) or UnknownObject; the Secret Service specification names NoSuchObject.
+ */
 const VANISHED_ITEM = /org\.freedesktop\.DBus\.Error\.(?:UnknownMethod|UnknownObject)|org\.freedesktop\.Secret\.Error\.NoSuchObject/;
 
 function itemVanished(err: unknown): boolean {
