@@ -17,4 +17,4 @@ export interface DesktopEnv {
 }
 
 export function startDesktopEnv(options?: DesktopEnvOptions): Promise<DesktopEnv>;
-export function waitForBusName(env: NodeJS.ProcessEnv, name: string, timeoutMs: number): Promise<number>;
+export function waitForBusName(env: NodeJS.ProcessEnv, name: string, timeoutMs: number, pid?: number): Promise<number>;

@@ -168,13 +168,7 @@ async function startKeyring(env, logFile) {
   exited.catch(() => {});
   try {
     // After a crash the bus may still name the dead daemon for a moment: wait for ours.
-    const deadline = Date.now() + 5_000;
-    let owner = await Promise.race([waitForBusName(env, 'org.freedesktop.secrets', 5_000), exited]);
-    for (let attempt = 0; owner !== child.pid && attempt < 250 && Date.now() < deadline; attempt++) {
-      await sleep(20);
-      owner = await Promise.race([waitForBusName(env, 'org.freedesktop.secrets', Math.max(1, deadline - Date.now())), exited]);
-    }
-    if (owner !== child.pid) throw new Error(`org.freedesktop.secrets is owned by PID ${owner}, not the gnome-keyring-daemon started here (${child.pid})`);
+    await Promise.race([waitForBusName(env, 'org.freedesktop.secrets', 5_000, child.pid), exited]);
   } catch (err) {
     child.kill('SIGTERM');
     throw err;
@@ -216,16 +210,21 @@ async function startXvfb(env) {
 }
 
 /**
- * Polls the session bus until NAME has an owner; returns the owner's PID.
- * @param {NodeJS.ProcessEnv} env @param {string} name @param {number} timeoutMs
+ * Polls the session bus until NAME has an owner (the process PID, when given); returns the
+ * owner's PID.
+ * @param {NodeJS.ProcessEnv} env @param {string} name @param {number} timeoutMs @param {number} [pid]
  */
-export async function waitForBusName(env, name, timeoutMs) {
+export async function waitForBusName(env, name, timeoutMs, pid) {
   const deadline = Date.now() + timeoutMs;
+  let owner;
   for (let attempt = 0; attempt < 500 && Date.now() < deadline; attempt++) {
     const res = spawnSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.GetConnectionUnixProcessID', `string:${name}`], { env, encoding: 'utf8', timeout: 2_000 });
     const match = /uint32 (\d+)/.exec(res.stdout ?? '');
-    if (res.status === 0 && match) return Number(match[1]);
+    if (res.status === 0 && match) {
+      owner = Number(match[1]);
+      if (pid === undefined || owner === pid) return owner;
+    }
     await sleep(20);
   }
-  throw new Error(`${name} did not appear on the session bus within ${timeoutMs} ms`);
+  throw new Error(owner === undefined ? `${name} did not appear on the session bus within ${timeoutMs} ms` : `${name} is owned by PID ${owner}, not ${pid} (waited ${timeoutMs} ms)`);
 }

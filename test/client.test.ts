@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
 import { parseDocument } from 'yaml';
 import { ErrorCode, isLatchError } from '../common/errors.ts';
 import { KeyringCredentialStore } from '../main/core/KeyringCredentialStore.ts';
@@ -19,6 +18,7 @@ import { ProfileStore } from '../main/core/Profile.ts';
 import { isSessionGone, ProxyClient } from '../main/core/ProxyClient.ts';
 import { TunnelClient } from '../main/core/TunnelClient.ts';
 import type { TunnelEnd } from '../main/core/TunnelClient.ts';
+import { selfSignedCert } from './support/selfSignedCert.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const NODE = process.execPath;
@@ -242,18 +242,7 @@ function closedPort(): Promise<number> {
 
 /** A self-signed CA that is not the proxy's. */
 function otherCaPem(): string {
-  const keys = forge.pki.rsa.generateKeyPair({ bits: 2048 });
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = keys.publicKey;
-  cert.serialNumber = '01';
-  cert.validity.notBefore = new Date(Date.now() - 60_000);
-  cert.validity.notAfter = new Date(Date.now() + 86_400_000);
-  const attrs = [{ name: 'commonName', value: 'Not the Latch CA' }];
-  cert.setSubject(attrs);
-  cert.setIssuer(attrs);
-  cert.setExtensions([{ name: 'basicConstraints', cA: true }]);
-  cert.sign(keys.privateKey, forge.md.sha256.create());
-  return forge.pki.certificateToPem(cert);
+  return selfSignedCert().cert;
 }
 
 void describe('latch terminal client against a real proxy', { timeout: 180_000 }, () => {

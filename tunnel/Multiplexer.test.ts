@@ -11,6 +11,7 @@ import { Writable, duplexPair } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import { selfSignedCert } from '../test/support/selfSignedCert.ts';
+import { readAll } from '../test/support/sockets.ts';
 import { ErrorCode, LatchError, isLatchError } from '../common/errors.ts';
 import { encodeFrame } from './codec.ts';
 import { CloseCode, Flag, FrameType, HEADER_SIZE, INITIAL_WINDOW, ResetCode, SUBPROTOCOL } from './constants.ts';
@@ -133,19 +134,7 @@ function echo(server: Multiplexer): void {
 }
 
 function collect(stream: MuxStream, timeoutMs = 10_000): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => reject(new Error(`stream ${stream.id} did not end within ${timeoutMs} ms`)), timeoutMs);
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('end', () => {
-      clearTimeout(timer);
-      resolve(Buffer.concat(chunks));
-    });
-    stream.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
+  return readAll(stream, timeoutMs);
 }
 
 function streamError(stream: MuxStream, timeoutMs = 5000): Promise<LatchError> {

@@ -11,6 +11,7 @@ import type { AuditEvent } from './AuditEvent.ts';
 import { AuditLog } from './AuditLog.ts';
 import { WebhookSink } from './WebhookSink.ts';
 import type { WebhookSinkStats } from './WebhookSink.ts';
+import { selfSignedCert } from '../../test/support/selfSignedCert.ts';
 
 const salt = Buffer.alloc(32, 3);
 
@@ -212,22 +213,11 @@ void test('custom headers reach the collector; bad options are config errors', a
 });
 
 void test('an https collector with a private CA is trusted through the ca option, and refused without it', async (t) => {
-  const { default: forge } = await import('node-forge');
-  const keys = forge.pki.rsa.generateKeyPair({ bits: 2048 });
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = keys.publicKey;
-  cert.serialNumber = '01';
-  cert.validity.notBefore = new Date(Date.now() - 60_000);
-  cert.validity.notAfter = new Date(Date.now() + 3_600_000);
-  const name = [{ name: 'commonName', value: 'latch test collector' }];
-  cert.setSubject(name);
-  cert.setIssuer(name);
-  cert.setExtensions([{ name: 'basicConstraints', cA: true }, { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }]);
-  cert.sign(keys.privateKey, forge.md.sha256.create());
-  const certPem = forge.pki.certificateToPem(cert);
+  // Self-signed, so it is its own private CA; valid for 127.0.0.1.
+  const { key, cert: certPem } = selfSignedCert();
 
   const bodies: string[] = [];
-  const server = https.createServer({ key: forge.pki.privateKeyToPem(keys.privateKey), cert: certPem }, (req, res) => {
+  const server = https.createServer({ key, cert: certPem }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {

@@ -177,6 +177,15 @@ async function openWindow(browser: Browser, url: string, bridgeScript: string, p
   return page;
 }
 
+/** What main.ts sends the window as the session and the settings change, through the bridge. */
+function forwardToWindow(engine: ClientEngine, settings: DesktopSettingsStore, bridge: BridgeServer): void {
+  engine.on('changed', (s) => {
+    settings.setPolicy(s.session?.policy ?? null);
+    bridge.emit('session:changed', s);
+  });
+  settings.onChange((view) => bridge.emit('settings:changed', view));
+}
+
 describe('renderer in Chromium against the real engine and proxy', { skip, timeout: 240_000 }, () => {
   let proxy: ProxyFixture | undefined;
   let target: { port: number; server: net.Server } | undefined;
@@ -239,17 +248,13 @@ describe('renderer in Chromium against the real engine and proxy', { skip, timeo
       },
     });
     bridge = await startBridgeServer({ staticDir, handlers, onUnexpected: (ch, err) => pageErrors.push(`${ch}: ${String(err)}`) });
-    settings.onChange((view) => bridge?.emit('settings:changed', view));
     engine = new ClientEngine({
       store: new KeyringCredentialStore({ service }),
       profiles: new ProfileStore(join(work, 'client')),
       idle: new NoneIdleSource(),
       notifier,
     });
-    engine.on('changed', (s) => {
-      settings.setPolicy(s.session?.policy ?? null);
-      bridge?.emit('session:changed', s);
-    });
+    forwardToWindow(engine, settings, bridge);
     await engine.start();
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: 30_000 });
@@ -468,11 +473,7 @@ describe('the sign-in form under a managed, locked proxy', { skip, timeout: 120_
       }
     };
     bridge = await startBridgeServer({ staticDir, handlers, onUnexpected: (ch, err) => problems.errors.push(`${ch}: ${String(err)}`) });
-    engine.on('changed', (s) => {
-      settings.setPolicy(s.session?.policy ?? null);
-      bridge?.emit('session:changed', s);
-    });
-    settings.onChange((view) => bridge?.emit('settings:changed', view));
+    forwardToWindow(engine, settings, bridge);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: 30_000 });
     page = await openWindow(browser, bridge.url, bridgeScript, problems);
   });

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import net from 'node:net';
+import type { Readable } from 'node:stream';
 
 /** A half-open-capable client connection to a local listener, connected within 5 s. */
 export async function connectTo(address: { host: string; port: number }, options: { noDelay?: boolean } = {}): Promise<net.Socket> {
@@ -8,11 +9,11 @@ export async function connectTo(address: { host: string; port: number }, options
   return s;
 }
 
-/** Everything the socket receives until its peer ends it; rejects on error or after `timeoutMs`. */
-export function readAll(s: net.Socket, timeoutMs: number): Promise<Buffer> {
+/** Everything a socket (or any byte stream) receives until its peer ends it; rejects on error or after `timeoutMs`. */
+export function readAll(s: Readable, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const timer = setTimeout(() => reject(new Error('socket did not end')), timeoutMs);
+    const timer = setTimeout(() => reject(new Error(`stream did not end within ${timeoutMs} ms`)), timeoutMs);
     s.on('data', (c: Buffer) => chunks.push(c));
     s.on('end', () => {
       clearTimeout(timer);
