@@ -5,7 +5,7 @@
 // and client config directory, so the cases run concurrently.
 import assert from 'node:assert/strict';
 import { randomBytes, X509Certificate } from 'node:crypto';
-import type net from 'node:net';
+import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
@@ -399,7 +399,10 @@ void describe('issue 2 bar: tunnels through real latch and latch-proxy processes
       assert.equal(await roundTrip(s, `held ${i}`), `held ${i}`);
       held.push(s);
     }
-    const extra = await connectTcp(goodPort);
+    // Refused right after the accept: on a loaded machine the reset can reach this side before
+    // it has seen its own connect complete, and connect reports ECONNRESET (seen once in CI).
+    // Either way the connection closes with no byte crossed, which is what is checked.
+    const extra = net.connect({ host: '127.0.0.1', port: goodPort, noDelay: true });
     extra.on('error', () => undefined);
     extra.write('one too many');
     const extraClosed = await new Promise<string>((resolve, reject) => {
