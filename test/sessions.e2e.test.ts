@@ -299,7 +299,8 @@ void describe('issue 3 bar: session timeouts end to end on real parts', { timeou
     const d = await desktop();
     // Without input and renewals the session would end by idle three times over before 40 s; the
     // 12 s idle timeout leaves room for a loaded CI machine to pause input or a renewal for
-    // seconds (with 6 s, one run in seven ended by idle).
+    // seconds. Near the end the idle deadline is capped at the absolute one: the end must still
+    // say 'absolute' (the client once ended as 'idle' on that tie).
     const policy = shortGroup({ idleTimeout: '12s', warnBefore: '2s', maxDuration: '40s' }, { maxRenewals: 20 });
     const proxy = await proxyWith(policy.groups, policy.resources);
     const c = client(d.env);

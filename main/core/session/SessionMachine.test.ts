@@ -272,6 +272,48 @@ void test('constant activity still ends at the absolute deadline, and the idle w
   );
 });
 
+void test('an idle deadline capped at the absolute one ends and warns as absolute, whatever the delivery delays', () => {
+  const { clock, machine, events } = setup();
+  machine.signedIn('s1');
+  machine.connectionRestored();
+  machine.serverMessage(stateMsg(5_000, 5_000));
+  // The proxy's absolute warning, sent at 2 s before the deadline, arrives 5 ms late: it restarts
+  // the absolute countdown 5 ms after the idle one, which the proxy capped at the same instant.
+  clock.advance(3_005);
+  machine.serverMessage({ type: 'session.warning', kind: 'absolute', remainingMs: 2_000, canRenew: false });
+  clock.advance(2_000);
+  assert.deepEqual(
+    events.ended.map((e) => e.reason),
+    ['absolute'],
+  );
+  assert.deepEqual(
+    events.warning.map((w) => w.kind),
+    ['absolute'],
+  );
+});
+
+void test('two countdowns read from a clock that moves between reads still tie: the absolute deadline wins', () => {
+  // A real monotonic clock moves by microseconds between the two reads of one session.state.
+  class CreepingClock extends ManualClock {
+    #reads = 0;
+    override monotonicNow(): number {
+      return super.monotonicNow() + ++this.#reads * 0.001;
+    }
+  }
+  const clock = new CreepingClock();
+  const machine = new SessionMachine({ clock });
+  const ended: string[] = [];
+  const warned: string[] = [];
+  machine.on('ended', (e) => ended.push(e.reason));
+  machine.on('warning', (w) => warned.push(w.kind));
+  machine.signedIn('s1');
+  machine.connectionRestored();
+  machine.serverMessage(stateMsg(3 * MIN, 3 * MIN));
+  clock.advance(3 * MIN);
+  assert.deepEqual(ended, ['absolute']);
+  assert.deepEqual(warned, ['absolute']);
+});
+
 void test('the absolute deadline also ends a session offline, with the earlier deadline winning', () => {
   const { clock, events, machine } = setup();
   machine.signedIn('s1');

@@ -157,6 +157,13 @@ export class SessionMachine {
   #everConnected = false;
   #haveState = false;
   #deadlines: Record<DeadlineKind, Countdown | null> = { idle: null, absolute: null };
+  /**
+   * The proxy's idle deadline is its absolute one (idle deadlines never pass the absolute one).
+   * Kept as a flag rather than as two countdowns started a moment apart: those would expire a
+   * fraction of a millisecond apart, or further when an absolute warning restarts one of them,
+   * and the session would end or warn as 'idle' at its maxDuration.
+   */
+  #idleCapped = false;
   #renewalsLeft: number | null = null;
   #policy: EffectivePolicy | null = null;
   /** A warning episode per deadline: set when warned, cleared when fresh state moves it out of the window. */
@@ -224,7 +231,11 @@ export class SessionMachine {
       if (sessionId !== this.#sessionId) {
         throw new LatchError(ErrorCode.USAGE, `signedIn: session ${this.#sessionId} is still live; it must end before ${sessionId} starts`);
       }
-      if (abs !== undefined) this.#setDeadline('absolute', abs);
+      if (abs !== undefined) {
+        // Only the absolute deadline moves out; the idle one stays as the proxy last said.
+        this.#idleCapped = false;
+        this.#setDeadline('absolute', abs);
+      }
       this.#evaluate();
       return;
     }
@@ -236,6 +247,7 @@ export class SessionMachine {
     this.#everConnected = false;
     this.#haveState = false;
     this.#deadlines = { idle: null, absolute: abs === undefined ? null : new Countdown(this.#clock, abs) };
+    this.#idleCapped = false;
     this.#renewalsLeft = null;
     this.#policy = null;
     this.#warned = { idle: null, absolute: null };
@@ -261,11 +273,14 @@ export class SessionMachine {
         this.#proxySaysNoRenew = false;
         this.#setDeadline('idle', msg.idleRemainingMs);
         this.#setDeadline('absolute', msg.absoluteRemainingMs);
+        this.#idleCapped = msg.idleRemainingMs >= msg.absoluteRemainingMs;
         this.#evaluate();
         return;
       }
       case 'session.warning': {
         this.#deadlines[msg.kind] = new Countdown(this.#clock, msg.remainingMs);
+        // The proxy warns about idle only while that deadline comes before the absolute one.
+        if (msg.kind === 'idle') this.#idleCapped = false;
         if (msg.kind === 'idle' && !msg.canRenew) this.#proxySaysNoRenew = true;
         let fresh: SessionWarning | null = null;
         if (this.#warned[msg.kind] === null) {
@@ -399,7 +414,7 @@ export class SessionMachine {
   }
 
   #remaining(kind: DeadlineKind): number | null {
-    return this.#deadlines[kind]?.remainingMs() ?? null;
+    return this.#deadlines[kind === 'idle' && this.#idleCapped ? 'absolute' : kind]?.remainingMs() ?? null;
   }
 
   #setDeadline(kind: DeadlineKind, remainingMs: number): void {
