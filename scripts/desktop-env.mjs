@@ -189,7 +189,9 @@ function tail(file, lines) {
 /** @param {NodeJS.ProcessEnv} env */
 async function startXvfb(env) {
   // -displayfd lets the server pick a free display and tell us which (no races on numbers).
-  const child = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1280x800x24', '-nolisten', 'tcp'], { env, stdio: ['ignore', 'ignore', 'ignore', 'pipe'], detached: true });
+  // -noreset: without it the server resets whenever its last client leaves (before dunst
+  // connects, or while dunst restarts), and a client arriving then is refused.
+  const child = spawn('Xvfb', ['-displayfd', '3', '-noreset', '-screen', '0', '1280x800x24', '-nolisten', 'tcp'], { env, stdio: ['ignore', 'ignore', 'ignore', 'pipe'], detached: true });
   const fd = /** @type {import('node:stream').Readable} */ (child.stdio[3]);
   const display = await new Promise((resolve, reject) => {
     let text = '';

@@ -11,11 +11,15 @@ export interface XvfbHandle {
 
 /**
  * Starts a private X server for a test. `-displayfd` lets Xvfb pick a free display number itself
- * and report it, so parallel test files never race for one. Kill it with stop().
+ * and report it, so parallel test files never race for one. `-noreset`: tests talk to it only
+ * through short-lived clients (xdotool, xprintidle), and by default the server resets each time
+ * the last one disconnects; a client arriving during a reset under load is refused ("Can't open
+ * display"; 98 of 800 such connections with three CPU hogs running, none with the flag). Kill it
+ * with stop().
  */
 export async function startXvfb(options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<XvfbHandle> {
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const child = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '640x480x24', '-nolisten', 'tcp'], {
+  const child = spawn('Xvfb', ['-displayfd', '3', '-noreset', '-screen', '0', '640x480x24', '-nolisten', 'tcp'], {
     env: options.env ?? process.env,
     stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
   });
