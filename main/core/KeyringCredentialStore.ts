@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AsyncEntry, findCredentialsAsync } from '@napi-rs/keyring';
 import type { EntryOptions } from '@napi-rs/keyring';
 import { ErrorCode, LatchError } from '../../common/errors.ts';
@@ -49,9 +50,24 @@ const LIST_ATTEMPTS = 5;
  */
 const VANISHED_ITEM = /org\.freedesktop\.DBus\.Error\.(?:UnknownMethod|UnknownObject)|org\.freedesktop\.Secret\.Error\.NoSuchObject/;
 
-function itemVanished(err: unknown): boolean {
+/**
+ * What a call gets when the Secret Service went away under it: the request was in flight when
+ * the daemon died (NoReply), or the name has no owner until it is back (ServiceUnknown,
+ * NameHasNoOwner). gnome-keyring has a known crash (a fatal GLib assertion when a client's record
+ * is gone mid-request, seen in CI); D-Bus activation or a supervisor starts it again within
+ * moments, so such a call is repeated after a pause instead of failing sign-in or a wipe. A name
+ * with no owner is repeated only once the service has answered this store: on a desktop that has
+ * no Secret Service at all, that is the answer, and it is given at once.
+ */
+const CALL_LOST = /org\.freedesktop\.DBus\.Error\.NoReply|disconnected from message bus without replying/;
+const NO_SERVICE = /org\.freedesktop\.DBus\.Error\.(?:ServiceUnknown|NameHasNoOwner)|was not provided by any \.service files/;
+
+/** Pauses before each repeat of a call whose Secret Service went away: about 3.5 s in all. */
+const SERVICE_GONE_PAUSES_MS: readonly number[] = [100, 400, 1_000, 2_000];
+
+function causeMatches(err: unknown, pattern: RegExp): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (VANISHED_ITEM.test(e.message)) return true;
+    if (pattern.test(e.message)) return true;
   }
   return false;
 }
@@ -69,6 +85,8 @@ export class KeyringCredentialStore implements CredentialStore {
   readonly service: string;
   readonly #options: KeyringCredentialStoreOptions;
   readonly #entryOptions: EntryOptions;
+  /** A call has succeeded: a Secret Service with no owner now is one that went away. */
+  #answered = false;
 
   constructor(options: Partial<KeyringCredentialStoreOptions> = {}) {
     this.#options = validateOptions({ ...defaultOptions(), ...options });
@@ -115,7 +133,7 @@ export class KeyringCredentialStore implements CredentialStore {
         const found = await this.#call('list secrets in', async (signal) => findCredentialsAsync(this.service, undefined, signal));
         return found.map((c) => c.account).filter((a) => !a.startsWith(CANARY_PREFIX));
       } catch (err) {
-        if (attempt >= LIST_ATTEMPTS || !itemVanished(err)) throw err;
+        if (attempt >= LIST_ATTEMPTS || !causeMatches(err, VANISHED_ITEM)) throw err;
       }
     }
   }
@@ -135,11 +153,32 @@ export class KeyringCredentialStore implements CredentialStore {
   }
 
   /**
+   * Runs a keychain call, repeating it while the Secret Service is away (CALL_LOST, NO_SERVICE)
+   * after each of SERVICE_GONE_PAUSES_MS, never past timeoutMs from the start. Every call Latch
+   * makes can be repeated: storing the same value again, reading, or deleting what may be gone.
+   */
+  async #call<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await this.#callOnce(what, fn);
+        this.#answered = true;
+        return result;
+      } catch (err) {
+        const pause = SERVICE_GONE_PAUSES_MS[attempt];
+        const gone = causeMatches(err, CALL_LOST) || (this.#answered && causeMatches(err, NO_SERVICE));
+        if (pause === undefined || !gone || Date.now() - started + pause >= this.#options.timeoutMs) throw err;
+        await sleep(pause);
+      }
+    }
+  }
+
+  /**
    * Runs one keychain call, bounded by timeoutMs. The binding is handed an AbortSignal, and the
    * wait ends at the deadline even if the native call does not notice it (a call blocked in a
    * worker thread cannot be interrupted); the caller gets KEYCHAIN_UNAVAILABLE either way.
    */
-  async #call<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  async #callOnce<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     await this.#assertBusAnswers();
     const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
