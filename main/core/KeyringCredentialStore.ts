@@ -154,8 +154,9 @@ export class KeyringCredentialStore implements CredentialStore {
 
   /**
    * Runs a keychain call, repeating it while the Secret Service is away (CALL_LOST, NO_SERVICE)
-   * after each of SERVICE_GONE_PAUSES_MS, never past timeoutMs from the start. Every call Latch
-   * makes can be repeated: storing the same value again, reading, or deleting what may be gone.
+   * after each of SERVICE_GONE_PAUSES_MS; no repeat starts past timeoutMs from the first attempt.
+   * Every call Latch makes can be repeated: storing the same value again, reading, or deleting
+   * what may be gone already.
    */
   async #call<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const started = Date.now();
