@@ -15,6 +15,7 @@ import { KeyringCredentialStore } from './KeyringCredentialStore.ts';
 import { loadSessionSecrets, saveSessionSecrets, wipeSessionSecrets } from './SessionSecrets.ts';
 import { startDbus } from '../../test/support/startDbus.ts';
 import { keychainAccounts, requireSecretService } from '../../test/support/keychain.ts';
+import { spawnChild } from '../../test/support/children.ts';
 import { startDesktopEnv } from '../../scripts/desktop-env.mjs';
 
 const run = promisify(execFile);
@@ -101,34 +102,24 @@ void test('a Secret Service that dies under calls in flight and comes back: no c
   // desktop. What dies here is what gnome-keyring's known crash does: a fatal assertion, SIGTRAP.
   const warnings: string[] = [];
   const d = await startDesktopEnv({ display: false, notifications: false, warn: (line: string) => warnings.push(line) });
+  const child = spawnChild('keychain calls', process.execPath, [fileURLToPath(new URL('../../test/support/keychainCalls.ts', import.meta.url)), service(), '3000', '4'], {
+    env: { ...d.env, PATH: process.env['PATH'] ?? '' },
+  });
   try {
-    const child = spawn(process.execPath, [fileURLToPath(new URL('../../test/support/keychainCalls.ts', import.meta.url)), service(), '3000', '4'], {
-      env: { ...d.env, PATH: process.env['PATH'] ?? '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    for (const until = Date.now() + 15_000; !out.includes('ready\n'); ) {
-      assert.ok(Date.now() < until && child.exitCode === null, `the calls did not start: ${out}${err}`);
-      await sleep(20);
-    }
+    await child.waitFor(/^ready$/m, 15_000);
     // Four callers keep the daemon busy, so requests are in flight when it dies.
     await sleep(300);
     const daemon = d.pids.at(-1) ?? 0;
     assert.match((await run('ps', ['-o', 'comm=', '-p', String(daemon)])).stdout, /gnome-keyring/);
     process.kill(daemon, 'SIGTRAP');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    const code = await exited;
-    clearTimeout(timer);
-    assert.equal(code, 0, err);
+    const exit = await child.wait(30_000);
+    assert.equal(exit.code, 0, child.tail());
     assert.ok(warnings.some((w) => w.includes('restarted (pid')), `the daemon was not restarted: ${warnings.join('\n')}`);
-    const result = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { ok: number; failures: string[] };
+    const result = JSON.parse(child.lines.at(-1)?.text ?? '{}') as { ok: number; failures: string[] };
     assert.deepEqual(result.failures, [], `${result.failures.length} calls failed, ${result.ok} succeeded`);
     assert.ok(result.ok >= 20, `only ${result.ok} calls`);
   } finally {
+    await child.stop();
     await d.stop();
   }
 });
