@@ -27,6 +27,10 @@ export interface EffectivePolicy {
 export interface SessionStateMessage {
   type: 'session.state';
   sessionId: string;
+  /**
+   * Never more than absoluteRemainingMs: the idle deadline is capped at the absolute one. Equal
+   * means it *is* the absolute one, and the session ends there as 'absolute'.
+   */
   idleRemainingMs: number;
   absoluteRemainingMs: number;
   renewalsLeft: number;
